@@ -1,0 +1,29 @@
+/* roamquic — a QUIC version 1 transport library (RFC 9000, 9001, 9002).
+ *
+ * This is the umbrella header. The connection API (configure, connect, accept, streams,
+ * events, migration) arrives with the connection core; today the library offers its error
+ * table and version information.
+ *
+ * Threading: nothing in roamquic keeps global mutable state; an object is used by one thread
+ * at a time.
+ */
+#ifndef ROAMQUIC_H
+#define ROAMQUIC_H
+
+#include <roamquic/error.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RQ_VERSION_STRING "0.1.0"
+#define RQ_QUIC_VERSION_1 0x00000001u
+
+/* The library's version string, e.g. "0.1.0". */
+RQ_API const char *rq_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
