@@ -19,76 +19,76 @@ static int rq_test_failed_cases_;
 static int rq_test_run_cases_;
 static int rq_test_case_failed_;
 
-#define RQ_FAIL_(...)                                                                          \
-    do {                                                                                       \
-        fprintf(stderr, "  %s:%d: ", __FILE__, __LINE__);                                      \
-        fprintf(stderr, __VA_ARGS__);                                                          \
-        fputc('\n', stderr);                                                                   \
-        rq_test_case_failed_ = 1;                                                              \
+#define RQ_FAIL_(...)                                     \
+    do {                                                  \
+        fprintf(stderr, "  %s:%d: ", __FILE__, __LINE__); \
+        fprintf(stderr, __VA_ARGS__);                     \
+        fputc('\n', stderr);                              \
+        rq_test_case_failed_ = 1;                         \
     } while (0)
 
-#define RQ_CHECK(cond)                                                                         \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            RQ_FAIL_("check failed: %s", #cond);                                               \
-            return;                                                                            \
-        }                                                                                      \
+#define RQ_CHECK(cond)                           \
+    do {                                         \
+        if (!(cond)) {                           \
+            RQ_FAIL_("check failed: %s", #cond); \
+            return;                              \
+        }                                        \
     } while (0)
 
-#define RQ_CHECK_EQ_INT(a, b)                                                                  \
-    do {                                                                                       \
-        long long va_ = (long long)(a), vb_ = (long long)(b);                                  \
-        if (va_ != vb_) {                                                                      \
-            RQ_FAIL_("%s == %s: %lld != %lld", #a, #b, va_, vb_);                              \
-            return;                                                                            \
-        }                                                                                      \
+#define RQ_CHECK_EQ_INT(a, b)                                     \
+    do {                                                          \
+        long long va_ = (long long)(a), vb_ = (long long)(b);     \
+        if (va_ != vb_) {                                         \
+            RQ_FAIL_("%s == %s: %lld != %lld", #a, #b, va_, vb_); \
+            return;                                               \
+        }                                                         \
     } while (0)
 
-#define RQ_CHECK_EQ_U64(a, b)                                                                  \
-    do {                                                                                       \
-        uint64_t va_ = (uint64_t)(a), vb_ = (uint64_t)(b);                                     \
-        if (va_ != vb_) {                                                                      \
-            RQ_FAIL_("%s == %s: 0x%" PRIx64 " != 0x%" PRIx64, #a, #b, va_, vb_);               \
-            return;                                                                            \
-        }                                                                                      \
+#define RQ_CHECK_EQ_U64(a, b)                                                    \
+    do {                                                                         \
+        uint64_t va_ = (uint64_t)(a), vb_ = (uint64_t)(b);                       \
+        if (va_ != vb_) {                                                        \
+            RQ_FAIL_("%s == %s: 0x%" PRIx64 " != 0x%" PRIx64, #a, #b, va_, vb_); \
+            return;                                                              \
+        }                                                                        \
     } while (0)
 
 /* Compares return codes and prints their names: RQ_CHECK_ERR(rc, RQ_ERR_FRAME_ENCODING). */
-#define RQ_CHECK_ERR(a, b)                                                                     \
-    do {                                                                                       \
-        int va_ = (int)(a), vb_ = (int)(b);                                                    \
-        if (va_ != vb_) {                                                                      \
-            RQ_FAIL_("%s == %s: %s (%d) != %s (%d)", #a, #b, rq_err_name(va_), va_,            \
-                     rq_err_name(vb_), vb_);                                                   \
-            return;                                                                            \
-        }                                                                                      \
+#define RQ_CHECK_ERR(a, b)                                                          \
+    do {                                                                            \
+        int va_ = (int)(a), vb_ = (int)(b);                                         \
+        if (va_ != vb_) {                                                           \
+            RQ_FAIL_("%s == %s: %s (%d) != %s (%d)", #a, #b, rq_err_name(va_), va_, \
+                     rq_err_name(vb_), vb_);                                        \
+            return;                                                                 \
+        }                                                                           \
     } while (0)
 
-#define RQ_CHECK_MEM(a, b, n)                                                                  \
-    do {                                                                                       \
-        const uint8_t *pa_ = (const uint8_t *)(a), *pb_ = (const uint8_t *)(b);                \
-        size_t n_ = (size_t)(n);                                                               \
-        if (memcmp(pa_, pb_, n_) != 0) {                                                       \
-            size_t i_ = 0;                                                                     \
-            while (pa_[i_] == pb_[i_])                                                         \
-                i_++;                                                                          \
-            RQ_FAIL_("%s == %s (%zu bytes): first difference at byte %zu: %02x != %02x", #a,  \
-                     #b, n_, i_, pa_[i_], pb_[i_]);                                            \
-            return;                                                                            \
-        }                                                                                      \
+#define RQ_CHECK_MEM(a, b, n)                                                                    \
+    do {                                                                                         \
+        const uint8_t *pa_ = (const uint8_t *)(a), *pb_ = (const uint8_t *)(b);                  \
+        size_t n_ = (size_t)(n);                                                                 \
+        if (memcmp(pa_, pb_, n_) != 0) {                                                         \
+            size_t i_ = 0;                                                                       \
+            while (pa_[i_] == pb_[i_])                                                           \
+                i_++;                                                                            \
+            RQ_FAIL_("%s == %s (%zu bytes): first difference at byte %zu: %02x != %02x", #a, #b, \
+                     n_, i_, pa_[i_], pb_[i_]);                                                  \
+            return;                                                                              \
+        }                                                                                        \
     } while (0)
 
-#define RQ_RUN(fn)                                                                             \
-    do {                                                                                       \
-        rq_test_case_failed_ = 0;                                                              \
-        rq_test_run_cases_++;                                                                  \
-        fn();                                                                                  \
-        if (rq_test_case_failed_) {                                                            \
-            rq_test_failed_cases_++;                                                           \
-            fprintf(stderr, "FAIL %s\n", #fn);                                                 \
-        } else {                                                                               \
-            printf("ok   %s\n", #fn);                                                          \
-        }                                                                                      \
+#define RQ_RUN(fn)                             \
+    do {                                       \
+        rq_test_case_failed_ = 0;              \
+        rq_test_run_cases_++;                  \
+        fn();                                  \
+        if (rq_test_case_failed_) {            \
+            rq_test_failed_cases_++;           \
+            fprintf(stderr, "FAIL %s\n", #fn); \
+        } else {                               \
+            printf("ok   %s\n", #fn);          \
+        }                                      \
     } while (0)
 
 static inline int rq_test_summary(void)

@@ -3,10 +3,10 @@
 
 size_t rq_pn_encode_len(uint64_t full_pn, uint64_t largest_acked)
 {
-    /* The number of packets in flight the receiver might not know of, doubled plus one so
-     * the truncated value lands in an unambiguous window. */
+    /* Appendix A.2: the window must be at least twice the packets the receiver may not have
+     * seen, so that the truncated value decodes unambiguously. */
     uint64_t unacked = largest_acked == RQ_PN_NONE ? full_pn + 1 : full_pn - largest_acked;
-    uint64_t range = 2 * unacked + 1; /* cannot overflow: pn < 2^62 */
+    uint64_t range = 2 * unacked; /* cannot overflow: pn < 2^62 */
     for (size_t len = 1; len <= 4; len++)
         if (range <= (uint64_t)1 << (8 * len))
             return len;

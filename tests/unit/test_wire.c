@@ -40,8 +40,8 @@ static void test_varint_boundaries_roundtrip(void)
     static const struct {
         uint64_t v;
         size_t len;
-    } cases[] = {{0, 1},          {63, 1},          {64, 2},           {16383, 2},
-                 {16384, 4},      {1073741823, 4},  {1073741824, 8},   {RQ_VARINT_MAX, 8}};
+    } cases[] = {{0, 1},     {63, 1},         {64, 2},         {16383, 2},
+                 {16384, 4}, {1073741823, 4}, {1073741824, 8}, {RQ_VARINT_MAX, 8}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         uint8_t buf[8];
         rq_wr w = rq_wr_init(buf, sizeof buf);

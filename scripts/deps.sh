@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages roamquic needs to build, test, fuzz and benchmark. Idempotent:
+# it asks apt only for what is missing, and runs `apt-get update` only then.
+set -euo pipefail
+
+packages=(
+    build-essential cmake pkg-config git
+    clang libclang-rt-14-dev clang-format   # sanitizer and libFuzzer runtimes, format check
+    libgnutls28-dev nettle-dev              # TLS 1.3 and packet protection
+    openssl                                 # bench/crypto prints `openssl speed` as a ceiling
+)
+
+missing=()
+for p in "${packages[@]}"; do
+    status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+    [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+echo "deps: installing ${missing[*]}"
+sudo=()
+if [[ $(id -u) -ne 0 ]]; then
+    command -v sudo >/dev/null || { echo "deps: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+    sudo=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "deps: done"
