@@ -11,6 +11,7 @@
 #define ROAMQUIC_H
 
 #include <roamquic/error.h>
+#include <roamquic/types.h>
 #include <stdint.h>
 
 #ifdef __cplusplus

@@ -3,6 +3,8 @@
 #ifndef RQ_CORE_PKT_TYPE_H
 #define RQ_CORE_PKT_TYPE_H
 
+#include <roamquic/types.h> /* rq_role */
+
 typedef enum rq_pkt_type {
     RQ_PKT_INITIAL = 0,   /* long header type 0x0 */
     RQ_PKT_0RTT = 1,      /* long header type 0x1 */
@@ -11,9 +13,6 @@ typedef enum rq_pkt_type {
     RQ_PKT_1RTT = 4,      /* short header */
     RQ_PKT_VERSION_NEGOTIATION = 5
 } rq_pkt_type;
-
-/* Which side of a connection an endpoint is. The public API will re-export this. */
-typedef enum rq_role { RQ_ROLE_CLIENT = 0, RQ_ROLE_SERVER = 1 } rq_role;
 
 /* The three packet number spaces (RFC 9000 §12.3). */
 typedef enum rq_pn_space {
