@@ -64,6 +64,8 @@ static int initial_keys(const rq_cid *dcid, int client_side, rq_packet_key *k, r
 
 static void decode_frames(const uint8_t *payload, size_t len, rq_pkt_type type)
 {
+    if (rq_frame_check_payload(len) != 0)
+        return; /* RFC 9000 §12.4: no frames is a PROTOCOL_VIOLATION */
     rq_rd r = rq_rd_init(payload, len);
     while (rq_rd_left(&r) > 0) {
         rq_frame f;

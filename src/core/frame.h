@@ -2,8 +2,9 @@
  * §12.4/§12.5. Sans-I/O and allocation-free: a decoded frame's variable-length data points into
  * the caller's input buffer (zero copy), and the encoder writes into a caller's rq_wr.
  *
+ *   int rc = rq_frame_check_payload(len);   // RFC 9000 §12.4: no frames at all is an error
  *   rq_rd r = rq_rd_init(payload, len);
- *   while (rq_rd_left(&r) > 0) {
+ *   while (rc == 0 && rq_rd_left(&r) > 0) {
  *       rq_frame f;
  *       int rc = rq_frame_decode(&r, &f);
  *       if (rc == 0)
@@ -52,6 +53,9 @@
 #define RQ_FT_CONNECTION_CLOSE     ((uint64_t)0x1c) /* transport error, carries a frame type */
 #define RQ_FT_CONNECTION_CLOSE_APP ((uint64_t)0x1d) /* application error, no frame type */
 #define RQ_FT_HANDSHAKE_DONE       ((uint64_t)0x1e)
+/* RFC 9221 (not implemented yet): recognised so that they get the right error. */
+#define RQ_FT_DATAGRAM     ((uint64_t)0x30)
+#define RQ_FT_DATAGRAM_LEN ((uint64_t)0x31)
 /* The largest frame type this version defines. */
 #define RQ_FT_MAX_KNOWN RQ_FT_HANDSHAKE_DONE
 
@@ -176,6 +180,14 @@ typedef struct rq_frame {
         } close; /* CONNECTION_CLOSE 0x1c and 0x1d */
     };
 } rq_frame;
+
+/* RFC 9000 §12.4: a packet whose payload holds no frame at all is a PROTOCOL_VIOLATION (a
+ * payload of PADDING is fine: PADDING is a frame). Call it on each decrypted payload before
+ * decoding its frames. Returns 0 or RQ_ERR_PROTOCOL_VIOLATION. */
+static inline int rq_frame_check_payload(size_t payload_len)
+{
+    return payload_len == 0 ? RQ_ERR_PROTOCOL_VIOLATION : 0;
+}
 
 /* ---- decoding ---- */
 

@@ -180,6 +180,10 @@ static int decode_body(rq_rd *r, uint64_t type, rq_frame *f)
     default:
         if (rq_ft_is_stream(type))
             return decode_stream(r, type, &f->stream);
+        /* RFC 9221 §3: DATAGRAM frames from a peer we never offered them to (we do not, until
+         * they are implemented) are a PROTOCOL_VIOLATION, not an unknown type. */
+        if (type == RQ_FT_DATAGRAM || type == RQ_FT_DATAGRAM_LEN)
+            return RQ_ERR_PROTOCOL_VIOLATION;
         /* RFC 9000 §12.4: an unknown frame type is a FRAME_ENCODING_ERROR. */
         return FE;
     }

@@ -53,9 +53,10 @@ static int parse_version_negotiation(rq_rd *r, rq_pkt_hdr *h, size_t len)
 static int parse_retry(rq_rd *r, rq_pkt_hdr *h, size_t len)
 {
     /* RFC 9000 §17.2.5: token, then the 16-byte integrity tag; no Length field, so a Retry
-     * runs to the end of the datagram. */
+     * runs to the end of the datagram. §17.2.5.2: a client discards a Retry whose token is
+     * empty, so one is never valid. */
     size_t left = rq_rd_left(r);
-    if (left < RQ_RETRY_TAG_LEN)
+    if (left <= RQ_RETRY_TAG_LEN)
         return RQ_ERR_MALFORMED_PACKET;
     h->token = r->p;
     h->token_len = left - RQ_RETRY_TAG_LEN;
@@ -227,9 +228,11 @@ int rq_pkt_write_version_negotiation(rq_wr *w, const rq_pkt_hdr *h, uint8_t unus
     rq_wr save = *w;
     /* RFC 9000 §17.2.1: the reply's DCID is the client's SCID and vice versa, so the client
      * can match it to its attempt. */
-    bool ok = rq_wr_u8(w, (uint8_t)(RQ_HDR_FORM_LONG | (unused & 0x7f))) && rq_wr_u32(w, 0) &&
-              rq_wr_u8(w, (uint8_t)h->scid_len) && rq_wr_bytes(w, h->scid, h->scid_len) &&
-              rq_wr_u8(w, (uint8_t)h->dcid_len) && rq_wr_bytes(w, h->dcid, h->dcid_len);
+    /* §17.2.1: the 0x40 bit should be set so that VN looks like it has a fixed bit. */
+    uint8_t first = (uint8_t)(RQ_HDR_FORM_LONG | RQ_HDR_FIXED_BIT | (unused & 0x3f));
+    bool ok = rq_wr_u8(w, first) && rq_wr_u32(w, 0) && rq_wr_u8(w, (uint8_t)h->scid_len) &&
+              rq_wr_bytes(w, h->scid, h->scid_len) && rq_wr_u8(w, (uint8_t)h->dcid_len) &&
+              rq_wr_bytes(w, h->dcid, h->dcid_len);
     for (size_t i = 0; ok && i < num_versions; i++)
         ok = rq_wr_u32(w, versions[i]);
     if (!ok) {

@@ -57,7 +57,8 @@ typedef struct rq_pkt_hdr {
  * On success h->len says where the next coalesced packet starts (a short-header packet runs to
  * the end of the datagram).
  * Errors: RQ_ERR_MALFORMED_PACKET (truncated; a v1 long header with CID > 20 bytes; fixed bit
- * clear in v1; Length beyond the datagram) — the packet, and the rest of the datagram, is
+ * clear in v1; Length beyond the datagram; a Retry with an empty token, §17.2.5.2) — the
+ * packet, and the rest of the datagram, is
  * dropped. RQ_ERR_UNSUPPORTED_VERSION: a long header of another version; h->version, dcid,
  * scid are filled (RFC 8999 invariants) so that the caller can answer with Version
  * Negotiation (RFC 9000 §6.1); h->len is the rest of the datagram. */
@@ -112,7 +113,8 @@ int rq_pkt_write_retry(rq_wr *w, uint32_t version, const rq_cid *dcid, const rq_
 
 /* Writes a Version Negotiation packet (RFC 9000 §17.2.1) answering a packet whose header h
  * was parsed: its SCID becomes our DCID and its DCID our SCID. `unused` supplies the seven
- * arbitrary low bits of the first byte (RFC 8999 §6 wants them unpredictable). */
+ * arbitrary low bits of the first byte (RFC 8999 §6 wants them unpredictable); 0x40 is always
+ * set (RFC 9000 §17.2.1), so six of them are used. */
 int rq_pkt_write_version_negotiation(rq_wr *w, const rq_pkt_hdr *h, uint8_t unused,
                                      const uint32_t *versions, size_t num_versions);
 

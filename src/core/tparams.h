@@ -117,7 +117,9 @@ typedef struct rq_tparams {
     /* retry_source_connection_id (0x10), server only, present iff the server sent a Retry */
     bool has_retry_scid;
     rq_cid retry_scid;
-    uint64_t max_datagram_frame_size; /* 0x20 (RFC 9221); 0 = DATAGRAM not supported */
+    /* 0x20 (RFC 9221); 0 = DATAGRAM not supported. Keep it 0 in what we send until DATAGRAM
+     * frames are implemented: the frame decoder refuses them (PROTOCOL_VIOLATION). */
+    uint64_t max_datagram_frame_size;
 } rq_tparams;
 
 /* True when `id` is one of the reserved ids 31 * N + 27 (RFC 9000 §18.1) that exist to

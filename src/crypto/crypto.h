@@ -85,7 +85,7 @@ int rq_hkdf_expand_label(gnutls_mac_algorithm_t mac, const uint8_t *secret, size
 
 /* QUIC v1 Initial secrets from the Destination Connection ID of the client's first Initial
  * (RFC 9001 §5.2). Both outputs are RQ_INITIAL_SECRET_LEN bytes; Initial packets always use
- * RQ_AEAD_AES_128_GCM. Returns 0 or RQ_ERR_CRYPTO. */
+ * RQ_AEAD_AES_128_GCM. Returns 0, RQ_ERR_INVALID_ARG (dcid->len above 20) or RQ_ERR_CRYPTO. */
 int rq_initial_secrets(const rq_cid *dcid, uint8_t client_secret[RQ_INITIAL_SECRET_LEN],
                        uint8_t server_secret[RQ_INITIAL_SECRET_LEN]);
 
@@ -209,7 +209,8 @@ int rq_retry_aead_init(rq_retry_aead *r);
 void rq_retry_aead_deinit(rq_retry_aead *r);
 
 /* Computes the Retry Integrity Tag over the pseudo-packet: odcid length, odcid, then the
- * Retry packet retry[0 .. retry_len) without its tag. 0 or RQ_ERR_CRYPTO. */
+ * Retry packet retry[0 .. retry_len) without its tag. 0, RQ_ERR_INVALID_ARG (odcid->len above
+ * 20) or RQ_ERR_CRYPTO. */
 int rq_retry_tag_compute(rq_retry_aead *r, const rq_cid *odcid, const uint8_t *retry,
                          size_t retry_len, uint8_t tag[RQ_RETRY_TAG_LEN]);
 

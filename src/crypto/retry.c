@@ -37,7 +37,8 @@ void rq_retry_aead_deinit(rq_retry_aead *r)
 int rq_retry_tag_compute(rq_retry_aead *r, const rq_cid *odcid, const uint8_t *retry,
                          size_t retry_len, uint8_t tag[RQ_RETRY_TAG_LEN])
 {
-    if (r->aead == NULL)
+    /* A hand-built rq_cid could claim more than the 20 bytes it holds. */
+    if (r->aead == NULL || odcid->len > RQ_MAX_CID_LEN)
         return RQ_ERR_INVALID_ARG;
     uint8_t prefix[1 + RQ_MAX_CID_LEN];
     prefix[0] = odcid->len;

@@ -413,6 +413,38 @@ static void test_a5_chacha20_short_header(void)
     rq_hp_key_deinit(&hp);
 }
 
+/* RFC 9001 §5.4.4: the ChaCha20 header-protection mask when the sample's counter bytes are
+ * ff ff ff ff (a counter at its maximum must not fail or wrap into an error, since header
+ * protection is removed before authentication: a peer could pick that sample). The expected
+ * mask was computed independently with `openssl enc -chacha20` over 5 zero bytes, IV = sample. */
+static void test_chacha20_hp_counter_max_rfc9001_5_4_4(void)
+{
+    uint8_t key[32], sample[16], mask[RQ_HP_MASK_LEN], want[5];
+    rq_test_hex(A5_HP, key, 32);
+    rq_test_hex("ffffffff000102030405060708090a0b", sample, 16);
+    rq_test_hex("ac0beb51dd", want, 5);
+    rq_hp_key hp = {0};
+    RQ_CHECK_ERR(rq_hp_key_init_raw(&hp, RQ_AEAD_CHACHA20_POLY1305, key), RQ_OK);
+    int rc = rq_hp_mask(&hp, sample, mask);
+    rq_hp_key_deinit(&hp);
+    RQ_CHECK_ERR(rc, RQ_OK);
+    RQ_CHECK_MEM(mask, want, 5);
+}
+
+/* A hand-built rq_cid claiming more than 20 bytes is refused, not read past its storage. */
+static void test_oversized_cid_refused(void)
+{
+    rq_cid bad = {0};
+    bad.len = 21;
+    uint8_t cs[32], ss[32], tag[16];
+    RQ_CHECK_ERR(rq_initial_secrets(&bad, cs, ss), RQ_ERR_INVALID_ARG);
+    rq_retry_aead r = {0};
+    RQ_CHECK_ERR(rq_retry_aead_init(&r), RQ_OK);
+    int rc = rq_retry_tag_compute(&r, &bad, (const uint8_t *)"x", 1, tag);
+    rq_retry_aead_deinit(&r);
+    RQ_CHECK_ERR(rc, RQ_ERR_INVALID_ARG);
+}
+
 int main(void)
 {
     RQ_RUN(test_a1_initial_secret_extract);
@@ -424,5 +456,7 @@ int main(void)
     RQ_RUN(test_a5_chacha20_derivation);
     RQ_RUN(test_a5_key_update_objects);
     RQ_RUN(test_a5_chacha20_short_header);
+    RQ_RUN(test_chacha20_hp_counter_max_rfc9001_5_4_4);
+    RQ_RUN(test_oversized_cid_refused);
     return rq_test_summary();
 }

@@ -281,7 +281,9 @@ static void test_rfc9000_12_4_truncation_every_offset(void)
 static void test_rfc9000_12_4_unknown_type(void)
 {
     RQ_CHECK_ERR(decode_hex_rc("1f"), RQ_ERR_FRAME_ENCODING);
-    RQ_CHECK_ERR(decode_hex_rc("30 00"), RQ_ERR_FRAME_ENCODING); /* DATAGRAM: not v1 */
+    /* RFC 9221 §3: DATAGRAM without having offered it is a PROTOCOL_VIOLATION. */
+    RQ_CHECK_ERR(decode_hex_rc("30 00"), RQ_ERR_PROTOCOL_VIOLATION);
+    RQ_CHECK_ERR(decode_hex_rc("31 01 00"), RQ_ERR_PROTOCOL_VIOLATION);
     RQ_CHECK_ERR(decode_hex_rc("3f"), RQ_ERR_FRAME_ENCODING);
     RQ_CHECK_ERR(decode_hex_rc("4100"), RQ_ERR_FRAME_ENCODING);
     RQ_CHECK_ERR(decode_hex_rc("80 00 af 00"), RQ_ERR_FRAME_ENCODING);
@@ -993,8 +995,16 @@ static void test_rfc9000_19_randomized_packets_roundtrip(void)
     }
 }
 
+/* RFC 9000 §12.4: a packet with no frames is a PROTOCOL_VIOLATION; PADDING counts as one. */
+static void test_rfc9000_12_4_empty_payload(void)
+{
+    RQ_CHECK_ERR(rq_frame_check_payload(0), RQ_ERR_PROTOCOL_VIOLATION);
+    RQ_CHECK_ERR(rq_frame_check_payload(1), RQ_OK);
+}
+
 int main(void)
 {
+    RQ_RUN(test_rfc9000_12_4_empty_payload);
     RQ_RUN(test_rfc9000_19_roundtrip_every_type);
     RQ_RUN(test_rfc9000_19_known_encodings);
     RQ_RUN(test_rfc9000_19_1_padding_run);

@@ -190,7 +190,11 @@ static void test_retry_roundtrip_rfc9000_17_2_5(void)
     RQ_CHECK_ERR(rq_pkt_write_retry(&w, RQ_VERSION_1, &dcid, &scid, token, 0, 0),
                  RQ_ERR_INVALID_ARG);
     /* Shorter than its tag: malformed. */
-    RQ_CHECK_ERR(rq_pkt_parse(buf, n - 12 - 16 + 15, 0, &h), RQ_ERR_MALFORMED_PACKET);
+    RQ_CHECK_ERR(rq_pkt_parse(buf, n - 11 - 16 + 15, 0, &h), RQ_ERR_MALFORMED_PACKET);
+    /* §17.2.5.2: a Retry with an empty token (only the tag after the CIDs) is discarded. */
+    RQ_CHECK_ERR(rq_pkt_parse(buf, n - 11, 0, &h), RQ_ERR_MALFORMED_PACKET);
+    RQ_CHECK_ERR(rq_pkt_parse(buf, n - 10, 0, &h), RQ_OK); /* a 1-byte token */
+    RQ_CHECK_EQ_INT(h.token_len, 1);
 }
 
 /* RFC 9000 §6.1, §17.2.1, RFC 8999: an unknown version's CIDs (even 255 bytes long) are
@@ -222,7 +226,15 @@ static void test_version_negotiation_rfc9000_17_2_1(void)
     rq_pkt_hdr vn;
     RQ_CHECK_ERR(rq_pkt_parse(out, n, 0, &vn), RQ_OK);
     RQ_CHECK_EQ_INT(vn.type, RQ_PKT_VERSION_NEGOTIATION);
-    RQ_CHECK_EQ_INT(vn.first, 0x80 | 0x55);
+    RQ_CHECK_EQ_INT(vn.first, 0x80 | 0x40 | 0x15); /* §17.2.1: 0x40 set */
+    /* Whatever the random bits, 0x40 is set. */
+    for (unsigned u = 0; u < 256; u++) {
+        rq_wr w2 = rq_wr_init(out, sizeof out);
+        RQ_CHECK_ERR(rq_pkt_write_version_negotiation(&w2, &h, (uint8_t)u, versions, 2), RQ_OK);
+        RQ_CHECK_EQ_INT(out[0] & 0xc0, 0xc0);
+    }
+    w = rq_wr_init(out, sizeof out);
+    RQ_CHECK_ERR(rq_pkt_write_version_negotiation(&w, &h, 0x55, versions, 2), RQ_OK);
     RQ_CHECK_EQ_INT(vn.dcid_len, 3);
     RQ_CHECK_MEM(vn.dcid, "\xee\xdd\xcc", 3);
     RQ_CHECK_EQ_INT(vn.scid_len, 255);
