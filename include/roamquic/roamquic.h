@@ -1,8 +1,7 @@
 /* roamquic — a QUIC version 1 transport library (RFC 9000, 9001, 9002).
  *
- * This is the umbrella header. The connection API (configure, connect, accept, streams,
- * events, migration) arrives with the connection core; today the library offers its error
- * table and version information.
+ * This is the umbrella header: configuration (config.h), endpoints, connections, streams and
+ * events (endpoint.h), errors (error.h), basic types (types.h). Migration calls come next.
  *
  * Threading: nothing in roamquic keeps global mutable state; an object is used by one thread
  * at a time.
@@ -10,6 +9,8 @@
 #ifndef ROAMQUIC_H
 #define ROAMQUIC_H
 
+#include <roamquic/config.h>
+#include <roamquic/endpoint.h>
 #include <roamquic/error.h>
 #include <roamquic/types.h>
 #include <stdint.h>

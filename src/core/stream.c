@@ -143,7 +143,7 @@ int rq_stream_on_stream_data_blocked(rq_stream *s, uint64_t limit)
     return 0;
 }
 
-int rq_stream_read(rq_stream *s, uint8_t *buf, size_t cap, size_t *nread, bool *fin)
+int rq_stream_app_read(rq_stream *s, uint8_t *buf, size_t cap, size_t *nread, bool *fin)
 {
     *nread = 0;
     *fin = false;
@@ -175,7 +175,7 @@ bool rq_stream_take_reset(rq_stream *s, uint64_t *app_error)
     return true;
 }
 
-int rq_stream_stop_sending(rq_stream *s, uint64_t app_error)
+int rq_stream_app_stop_sending(rq_stream *s, uint64_t app_error)
 {
     if (s->recv == RQ_RECV_NONE)
         return RQ_ERR_INVALID_ARG;
@@ -242,7 +242,7 @@ int rq_stream_on_max_stream_data(rq_stream *s, uint64_t max)
     return 0;
 }
 
-int rq_stream_write(rq_stream *s, const uint8_t *data, size_t len, bool fin, size_t *accepted)
+int rq_stream_app_write(rq_stream *s, const uint8_t *data, size_t len, bool fin, size_t *accepted)
 {
     *accepted = 0;
     if (s->send == RQ_SEND_NONE)
@@ -252,7 +252,7 @@ int rq_stream_write(rq_stream *s, const uint8_t *data, size_t len, bool fin, siz
     return rq_txbuf_append(&s->tx, data, len, fin, accepted);
 }
 
-int rq_stream_reset(rq_stream *s, uint64_t app_error)
+int rq_stream_app_reset(rq_stream *s, uint64_t app_error)
 {
     if (s->send == RQ_SEND_NONE)
         return RQ_ERR_INVALID_ARG;

@@ -5,7 +5,7 @@
  * Three kinds of caller:
  *  - the frame handler passes decoded frames in (rq_stream_on_*), and closes the connection
  *    with rq_err_transport_code(rc) when one fails;
- *  - the application writes, reads, resets and stops (rq_stream_write/read/reset/
+ *  - the application writes, reads, resets and stops (rq_stream_app_write/read/reset/
  *    stop_sending);
  *  - the packet builder asks what the stream wants to send (rq_stream_next_ctrl for
  *    RESET_STREAM, STOP_SENDING, MAX_STREAM_DATA, STREAM_DATA_BLOCKED; rq_stream_prepare_frame
@@ -126,12 +126,12 @@ int rq_stream_on_stream_data_blocked(rq_stream *s, uint64_t limit);
  * stream. *accepted gets the count (less than len when the send buffer is full).
  * Errors: RQ_ERR_INVALID_ARG (no sending part), RQ_ERR_STREAM_STATE (already finished or
  * reset), RQ_ERR_NOMEM. These are local errors: they do not close the connection. */
-int rq_stream_write(rq_stream *s, const uint8_t *data, size_t len, bool fin, size_t *accepted);
+int rq_stream_app_write(rq_stream *s, const uint8_t *data, size_t len, bool fin, size_t *accepted);
 
 /* Copies up to cap in-order bytes into buf; *nread gets the count, *fin whether the stream's
  * end has now been read. A stream reset by the peer reads nothing (see rq_stream_take_reset).
  * Errors: RQ_ERR_INVALID_ARG (no receiving part). */
-int rq_stream_read(rq_stream *s, uint8_t *buf, size_t cap, size_t *nread, bool *fin);
+int rq_stream_app_read(rq_stream *s, uint8_t *buf, size_t cap, size_t *nread, bool *fin);
 
 /* If the peer reset the stream and the application has not yet been told, tells it: stores
  * the peer's error code and moves Reset Recvd -> Reset Read (§3.2). Returns false otherwise. */
@@ -140,12 +140,12 @@ bool rq_stream_take_reset(rq_stream *s, uint64_t *app_error);
 /* Abandons sending (RFC 9000 §3.1, §19.4): queues RESET_STREAM with app_error and the final
  * size sent so far, and drops unsent data. No-op once all data is acknowledged or already
  * reset. Errors: RQ_ERR_INVALID_ARG (no sending part). */
-int rq_stream_reset(rq_stream *s, uint64_t app_error);
+int rq_stream_app_reset(rq_stream *s, uint64_t app_error);
 
 /* Abandons reading (RFC 9000 §3.5, §19.5): queues STOP_SENDING with app_error unless all data
  * has arrived, and discards buffered and future data. Errors: RQ_ERR_INVALID_ARG (no
  * receiving part). */
-int rq_stream_stop_sending(rq_stream *s, uint64_t app_error);
+int rq_stream_app_stop_sending(rq_stream *s, uint64_t app_error);
 
 /* ---- the packet builder ---- */
 

@@ -31,6 +31,17 @@ void rq_streams_init(rq_streams *ss, const rq_streams_config *cfg,
     rq_flow_rx_init(&ss->rxfc, cfg->conn_window, cfg->conn_window_max);
 }
 
+void rq_streams_set_peer_params(rq_streams *ss, const rq_streams_peer_params *peer)
+{
+    ss->peer = *peer;
+    for (int t = 0; t < 2; t++) {
+        uint64_t max = t ? peer->max_streams_uni : peer->max_streams_bidi;
+        if (max > ss->peer_max_streams[t])
+            ss->peer_max_streams[t] = max;
+    }
+    rq_flow_tx_on_max(&ss->txfc, peer->max_data);
+}
+
 void rq_streams_free(rq_streams *ss)
 {
     for (size_t i = 0; i < ss->nslots; i++) {
@@ -269,7 +280,7 @@ int rq_streams_write(rq_streams *ss, uint64_t id, const uint8_t *data, size_t le
     rq_stream *s = rq_streams_get(ss, id);
     if (!s)
         return RQ_ERR_INVALID_ARG;
-    int rc = rq_stream_write(s, data, len, fin, accepted);
+    int rc = rq_stream_app_write(s, data, len, fin, accepted);
     settle(ss, s);
     return rc;
 }
@@ -282,7 +293,7 @@ int rq_streams_read(rq_streams *ss, uint64_t id, uint8_t *buf, size_t cap, size_
     if (!s)
         return RQ_ERR_INVALID_ARG;
     uint64_t recv0 = s->rxfc.received, cons0 = s->rxfc.consumed;
-    int rc = rq_stream_read(s, buf, cap, nread, fin);
+    int rc = rq_stream_app_read(s, buf, cap, nread, fin);
     conn_rx_follow(ss, s, recv0, cons0);
     settle(ss, s);
     return rc;
@@ -302,7 +313,7 @@ int rq_streams_reset(rq_streams *ss, uint64_t id, uint64_t app_error)
     rq_stream *s = rq_streams_get(ss, id);
     if (!s)
         return RQ_ERR_INVALID_ARG;
-    int rc = rq_stream_reset(s, app_error);
+    int rc = rq_stream_app_reset(s, app_error);
     settle(ss, s);
     return rc;
 }
@@ -313,7 +324,7 @@ int rq_streams_stop_sending(rq_streams *ss, uint64_t id, uint64_t app_error)
     if (!s)
         return RQ_ERR_INVALID_ARG;
     uint64_t recv0 = s->rxfc.received, cons0 = s->rxfc.consumed;
-    int rc = rq_stream_stop_sending(s, app_error);
+    int rc = rq_stream_app_stop_sending(s, app_error);
     conn_rx_follow(ss, s, recv0, cons0);
     settle(ss, s);
     return rc;

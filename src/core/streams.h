@@ -82,6 +82,12 @@ void rq_streams_init(rq_streams *ss, const rq_streams_config *cfg,
 /* Frees every stream and the map. */
 void rq_streams_free(rq_streams *ss);
 
+/* Sets the peer's transport parameters once they arrive (the connection creates its streams
+ * before the handshake tells it the peer's limits). Limits only grow: a value below what is
+ * already in force is ignored (RFC 9000 §4.1, §4.6). Streams opened before keep the send
+ * limits they started with. */
+void rq_streams_set_peer_params(rq_streams *ss, const rq_streams_peer_params *peer);
+
 /* The live stream with this ID, or NULL (never opened, or finished and freed). */
 rq_stream *rq_streams_get(const rq_streams *ss, uint64_t id);
 
@@ -96,20 +102,20 @@ int rq_streams_open(rq_streams *ss, bool uni, rq_stream **out);
  * bidirectional first), or false. The stream may already be gone (reset and read). */
 bool rq_streams_accept(rq_streams *ss, uint64_t *id);
 
-/* rq_stream_write on stream id, which is then scheduled. Errors: those of rq_stream_write;
+/* rq_stream_app_write on stream id, which is then scheduled. Errors: those of rq_stream_app_write;
  * RQ_ERR_INVALID_ARG for an unknown or freed stream. */
 int rq_streams_write(rq_streams *ss, uint64_t id, const uint8_t *data, size_t len, bool fin,
                      size_t *accepted);
 
-/* rq_stream_read on stream id, returning the connection-level credit. Errors: those of
- * rq_stream_read; RQ_ERR_INVALID_ARG for an unknown or freed stream. */
+/* rq_stream_app_read on stream id, returning the connection-level credit. Errors: those of
+ * rq_stream_app_read; RQ_ERR_INVALID_ARG for an unknown or freed stream. */
 int rq_streams_read(rq_streams *ss, uint64_t id, uint8_t *buf, size_t cap, size_t *nread,
                     bool *fin);
 
 /* rq_stream_take_reset on stream id (false for an unknown stream). */
 bool rq_streams_take_reset(rq_streams *ss, uint64_t id, uint64_t *app_error);
 
-/* rq_stream_reset / rq_stream_stop_sending on stream id. Errors: theirs; RQ_ERR_INVALID_ARG
+/* rq_stream_app_reset / rq_stream_app_stop_sending on stream id. Errors: theirs; RQ_ERR_INVALID_ARG
  * for an unknown or freed stream. */
 int rq_streams_reset(rq_streams *ss, uint64_t id, uint64_t app_error);
 int rq_streams_stop_sending(rq_streams *ss, uint64_t id, uint64_t app_error);

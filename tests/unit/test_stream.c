@@ -37,17 +37,17 @@ static void test_rfc9000_3_1_ready_send_data_sent_data_recvd(void)
     size_t acc;
     RQ_CHECK_EQ_INT(s.send, RQ_SEND_READY);
     RQ_CHECK_EQ_INT(s.recv, RQ_RECV_RECV);
-    RQ_CHECK_ERR(rq_stream_write(&s, src, 300, false, &acc), 0);
+    RQ_CHECK_ERR(rq_stream_app_write(&s, src, 300, false, &acc), 0);
     RQ_CHECK_EQ_INT(s.send, RQ_SEND_READY); /* buffering alone sends nothing */
     rq_frame_stream f = send_frame(&s, 1200);
     RQ_CHECK_EQ_U64(f.length, 300);
     RQ_CHECK_EQ_INT(s.send, RQ_SEND_SEND);
-    RQ_CHECK_ERR(rq_stream_write(&s, src + 300, 100, true, &acc), 0);
+    RQ_CHECK_ERR(rq_stream_app_write(&s, src + 300, 100, true, &acc), 0);
     f = send_frame(&s, 1200);
     RQ_CHECK(f.fin);
     RQ_CHECK_EQ_U64(f.offset, 300);
     RQ_CHECK_EQ_INT(s.send, RQ_SEND_DATA_SENT);
-    RQ_CHECK_ERR(rq_stream_write(&s, src, 1, false, &acc), RQ_ERR_STREAM_STATE);
+    RQ_CHECK_ERR(rq_stream_app_write(&s, src, 1, false, &acc), RQ_ERR_STREAM_STATE);
     RQ_CHECK_ERR(rq_stream_on_frame_acked(&s, 300, 100, true), 0);
     RQ_CHECK_EQ_INT(s.send, RQ_SEND_DATA_SENT);
     RQ_CHECK_ERR(rq_stream_on_frame_acked(&s, 0, 300, false), 0);
@@ -65,12 +65,12 @@ static void test_rfc9000_3_1_reset_sent_reset_recvd(void)
         rq_stream s;
         mk(&s, 2);
         size_t acc;
-        RQ_CHECK_ERR(rq_stream_write(&s, src, 500, from == 2, &acc), 0);
+        RQ_CHECK_ERR(rq_stream_app_write(&s, src, 500, from == 2, &acc), 0);
         if (from >= 1)
             send_frame(&s, 1200);
         RQ_CHECK_EQ_INT(s.send,
                         from == 0 ? RQ_SEND_READY : (from == 1 ? RQ_SEND_SEND : RQ_SEND_DATA_SENT));
-        RQ_CHECK_ERR(rq_stream_reset(&s, 0x42), 0);
+        RQ_CHECK_ERR(rq_stream_app_reset(&s, 0x42), 0);
         RQ_CHECK_EQ_INT(s.send, RQ_SEND_RESET_SENT);
         rq_frame f;
         RQ_CHECK(rq_stream_next_ctrl(&s, 0, RQ_MS, &f));
@@ -89,7 +89,7 @@ static void test_rfc9000_3_1_reset_sent_reset_recvd(void)
         rq_stream_on_ctrl_acked(&s, &f);
         RQ_CHECK_EQ_INT(s.send, RQ_SEND_RESET_RECVD);
         RQ_CHECK(rq_stream_is_done(&s)); /* uni: no receiving part */
-        RQ_CHECK_ERR(rq_stream_write(&s, src, 1, false, &acc), RQ_ERR_STREAM_STATE);
+        RQ_CHECK_ERR(rq_stream_app_write(&s, src, 1, false, &acc), RQ_ERR_STREAM_STATE);
         rq_stream_free(&s);
     }
 }
@@ -101,7 +101,7 @@ static void test_rfc9000_3_5_stop_sending_answered_with_reset(void)
     rq_stream s;
     size_t acc;
     mk(&s, 0);
-    RQ_CHECK_ERR(rq_stream_write(&s, src, 100, false, &acc), 0);
+    RQ_CHECK_ERR(rq_stream_app_write(&s, src, 100, false, &acc), 0);
     send_frame(&s, 1200);
     RQ_CHECK_ERR(rq_stream_on_stop_sending(&s, 77), 0);
     RQ_CHECK_EQ_INT(s.send, RQ_SEND_RESET_SENT);
@@ -114,7 +114,7 @@ static void test_rfc9000_3_5_stop_sending_answered_with_reset(void)
     rq_stream_free(&s);
 
     mk(&s, 0);
-    RQ_CHECK_ERR(rq_stream_write(&s, src, 100, true, &acc), 0);
+    RQ_CHECK_ERR(rq_stream_app_write(&s, src, 100, true, &acc), 0);
     send_frame(&s, 1200);
     RQ_CHECK_EQ_INT(s.send, RQ_SEND_DATA_SENT);
     RQ_CHECK_ERR(rq_stream_on_stop_sending(&s, 5), 0);
@@ -122,7 +122,7 @@ static void test_rfc9000_3_5_stop_sending_answered_with_reset(void)
     rq_stream_free(&s);
 
     mk(&s, 0);
-    RQ_CHECK_ERR(rq_stream_write(&s, src, 100, true, &acc), 0);
+    RQ_CHECK_ERR(rq_stream_app_write(&s, src, 100, true, &acc), 0);
     send_frame(&s, 1200);
     RQ_CHECK_ERR(rq_stream_on_frame_acked(&s, 0, 100, true), 0);
     RQ_CHECK_ERR(rq_stream_on_stop_sending(&s, 5), 0);
@@ -143,21 +143,21 @@ static void test_rfc9000_3_2_recv_size_known_data_recvd_data_read(void)
     RQ_CHECK_ERR(rq_stream_on_stream(&s, 100, src + 100, 50, true), 0);
     RQ_CHECK_EQ_INT(s.recv, RQ_RECV_SIZE_KNOWN);
     RQ_CHECK_EQ_U64(s.final_size, 150);
-    RQ_CHECK_ERR(rq_stream_read(&s, out, sizeof out, &n, &fin), 0);
+    RQ_CHECK_ERR(rq_stream_app_read(&s, out, sizeof out, &n, &fin), 0);
     RQ_CHECK_EQ_U64(n, 0);
     RQ_CHECK(!fin);
     RQ_CHECK_ERR(rq_stream_on_stream(&s, 0, src, 100, false), 0);
     RQ_CHECK_EQ_INT(s.recv, RQ_RECV_DATA_RECVD);
-    RQ_CHECK_ERR(rq_stream_read(&s, out, 120, &n, &fin), 0);
+    RQ_CHECK_ERR(rq_stream_app_read(&s, out, 120, &n, &fin), 0);
     RQ_CHECK_EQ_U64(n, 120);
     RQ_CHECK(!fin);
-    RQ_CHECK_ERR(rq_stream_read(&s, out + 120, sizeof out - 120, &n, &fin), 0);
+    RQ_CHECK_ERR(rq_stream_app_read(&s, out + 120, sizeof out - 120, &n, &fin), 0);
     RQ_CHECK_EQ_U64(n, 30);
     RQ_CHECK(fin);
     RQ_CHECK_MEM(out, src, 150);
     RQ_CHECK_EQ_INT(s.recv, RQ_RECV_DATA_READ);
     RQ_CHECK_ERR(rq_stream_on_stream(&s, 0, src, 150, true), 0); /* late duplicate: ignored */
-    RQ_CHECK_ERR(rq_stream_read(&s, out, sizeof out, &n, &fin), 0);
+    RQ_CHECK_ERR(rq_stream_app_read(&s, out, sizeof out, &n, &fin), 0);
     RQ_CHECK(fin && n == 0);
     rq_stream_free(&s);
 }
@@ -178,7 +178,7 @@ static void test_rfc9000_3_2_reset_recvd_reset_read(void)
         uint8_t out[10];
         size_t n;
         bool fin;
-        RQ_CHECK_ERR(rq_stream_read(&s, out, sizeof out, &n, &fin), 0);
+        RQ_CHECK_ERR(rq_stream_app_read(&s, out, sizeof out, &n, &fin), 0);
         RQ_CHECK(n == 0 && !fin);
         uint64_t err = 0;
         RQ_CHECK(rq_stream_take_reset(&s, &err));
@@ -197,7 +197,7 @@ static void test_rfc9000_3_2_reset_recvd_reset_read(void)
     uint8_t out[64];
     size_t n;
     bool fin;
-    RQ_CHECK_ERR(rq_stream_read(&s, out, sizeof out, &n, &fin), 0);
+    RQ_CHECK_ERR(rq_stream_app_read(&s, out, sizeof out, &n, &fin), 0);
     RQ_CHECK(n == 40 && fin);
     RQ_CHECK_ERR(rq_stream_on_reset(&s, 9, 40), 0);
     RQ_CHECK_EQ_INT(s.recv, RQ_RECV_DATA_READ);
@@ -217,8 +217,8 @@ static void test_rfc9000_19_4_19_8_19_13_send_only_stream(void)
     size_t n;
     bool fin;
     uint8_t b[1];
-    RQ_CHECK_ERR(rq_stream_read(&s, b, 1, &n, &fin), RQ_ERR_INVALID_ARG);
-    RQ_CHECK_ERR(rq_stream_stop_sending(&s, 0), RQ_ERR_INVALID_ARG);
+    RQ_CHECK_ERR(rq_stream_app_read(&s, b, 1, &n, &fin), RQ_ERR_INVALID_ARG);
+    RQ_CHECK_ERR(rq_stream_app_stop_sending(&s, 0), RQ_ERR_INVALID_ARG);
     rq_stream_free(&s);
 }
 
@@ -232,8 +232,8 @@ static void test_rfc9000_19_5_19_10_receive_only_stream(void)
     RQ_CHECK_ERR(rq_stream_on_stop_sending(&s, 0), RQ_ERR_STREAM_STATE);
     RQ_CHECK_ERR(rq_stream_on_max_stream_data(&s, 5000), RQ_ERR_STREAM_STATE);
     size_t acc;
-    RQ_CHECK_ERR(rq_stream_write(&s, src, 1, false, &acc), RQ_ERR_INVALID_ARG);
-    RQ_CHECK_ERR(rq_stream_reset(&s, 0), RQ_ERR_INVALID_ARG);
+    RQ_CHECK_ERR(rq_stream_app_write(&s, src, 1, false, &acc), RQ_ERR_INVALID_ARG);
+    RQ_CHECK_ERR(rq_stream_app_reset(&s, 0), RQ_ERR_INVALID_ARG);
     rq_stream_free(&s);
 }
 
@@ -289,9 +289,9 @@ static void test_rfc9000_4_2_max_stream_data_due(void)
     bool fin;
     rq_frame f;
     RQ_CHECK_ERR(rq_stream_on_stream(&s, 0, src, 1000, false), 0);
-    RQ_CHECK_ERR(rq_stream_read(&s, out, 499, &n, &fin), 0);
+    RQ_CHECK_ERR(rq_stream_app_read(&s, out, 499, &n, &fin), 0);
     RQ_CHECK(!rq_stream_next_ctrl(&s, 0, RQ_MS, &f));
-    RQ_CHECK_ERR(rq_stream_read(&s, out, 1, &n, &fin), 0);
+    RQ_CHECK_ERR(rq_stream_app_read(&s, out, 1, &n, &fin), 0);
     RQ_CHECK(rq_stream_next_ctrl(&s, 0, RQ_MS, &f));
     RQ_CHECK_EQ_U64(f.type, RQ_FT_MAX_STREAM_DATA);
     RQ_CHECK_EQ_U64(f.max_stream_data.stream_id, 1);
@@ -300,7 +300,7 @@ static void test_rfc9000_4_2_max_stream_data_due(void)
     RQ_CHECK_EQ_U64(s.rxfc.limit, 1500);
     RQ_CHECK(!rq_stream_next_ctrl(&s, 0, RQ_MS, &f));
     RQ_CHECK_ERR(rq_stream_on_stream(&s, 1000, src, 500, true), 0);
-    RQ_CHECK_ERR(rq_stream_read(&s, out, 1000, &n, &fin), 0);
+    RQ_CHECK_ERR(rq_stream_app_read(&s, out, 1000, &n, &fin), 0);
     RQ_CHECK(!rq_stream_next_ctrl(&s, 0, RQ_MS, &f));
     rq_stream_free(&s);
 }
@@ -313,7 +313,7 @@ static void test_rfc9000_19_13_stream_data_blocked_once(void)
     mk(&s, 0);
     size_t acc;
     rq_frame f;
-    RQ_CHECK_ERR(rq_stream_write(&s, src, 1500, false, &acc), 0);
+    RQ_CHECK_ERR(rq_stream_app_write(&s, src, 1500, false, &acc), 0);
     rq_frame_stream sf = send_frame(&s, 1200);
     sf = send_frame(&s, 1200);
     RQ_CHECK_EQ_U64(s.tx.sent_off, 1000);
@@ -346,7 +346,7 @@ static void test_rfc9000_3_5_application_stop_sending(void)
     mk(&s, 3);
     rq_frame f;
     RQ_CHECK_ERR(rq_stream_on_stream(&s, 0, src, 300, false), 0);
-    RQ_CHECK_ERR(rq_stream_stop_sending(&s, 0x10), 0);
+    RQ_CHECK_ERR(rq_stream_app_stop_sending(&s, 0x10), 0);
     RQ_CHECK_EQ_U64(s.rxfc.consumed, 300);
     RQ_CHECK(rq_stream_next_ctrl(&s, 0, RQ_MS, &f));
     RQ_CHECK_EQ_U64(f.type, RQ_FT_STOP_SENDING);
@@ -367,7 +367,7 @@ static void test_rfc9000_3_5_application_stop_sending(void)
     /* The peer finishes instead of resetting: Data Recvd is reached, and skipped to Read. */
     mk(&s, 3);
     RQ_CHECK_ERR(rq_stream_on_stream(&s, 0, src, 100, false), 0);
-    RQ_CHECK_ERR(rq_stream_stop_sending(&s, 0x10), 0);
+    RQ_CHECK_ERR(rq_stream_app_stop_sending(&s, 0x10), 0);
     RQ_CHECK_ERR(rq_stream_on_stream(&s, 200, src, 50, true), 0);
     RQ_CHECK_EQ_INT(s.recv, RQ_RECV_SIZE_KNOWN);
     RQ_CHECK_ERR(rq_stream_on_stream(&s, 100, src, 100, false), 0);
@@ -385,7 +385,7 @@ static void test_rfc9000_19_8_frame_sizing(void)
     size_t acc;
     rq_frame_stream f;
     RQ_CHECK_ERR(rq_stream_prepare_frame(&s, UINT64_MAX, 1200, true, &f), RQ_ERR_AGAIN);
-    RQ_CHECK_ERR(rq_stream_write(&s, src, 200, true, &acc), 0);
+    RQ_CHECK_ERR(rq_stream_app_write(&s, src, 200, true, &acc), 0);
     RQ_CHECK_ERR(rq_stream_prepare_frame(&s, UINT64_MAX, 3, true, &f), RQ_ERR_BUFFER_TOO_SMALL);
     RQ_CHECK_ERR(rq_stream_prepare_frame(&s, UINT64_MAX, 104, true, &f), 0);
     /* type(1) + id(1) + length(2) = 4 header bytes */
@@ -400,7 +400,7 @@ static void test_rfc9000_19_8_frame_sizing(void)
     rq_stream_free(&s);
 
     mk(&s, 0);
-    RQ_CHECK_ERR(rq_stream_write(&s, NULL, 0, true, &acc), 0);
+    RQ_CHECK_ERR(rq_stream_app_write(&s, NULL, 0, true, &acc), 0);
     RQ_CHECK_ERR(rq_stream_prepare_frame(&s, 0, 1200, true, &f), 0);
     RQ_CHECK(f.fin);
     RQ_CHECK_EQ_U64(f.length, 0);

@@ -1,0 +1,134 @@
+/* roamquic — endpoints, connections, streams and events: the poll-style API.
+ *
+ * The application owns the sockets and the clock. It pushes each received datagram in with
+ * rq_endpoint_recv, pulls datagrams to send with rq_endpoint_send (each says which path —
+ * local and remote address — it is for), sleeps until rq_endpoint_next_timeout and then calls
+ * rq_endpoint_on_timeout, and pulls events with rq_endpoint_poll_event. Nothing is called
+ * back. Time is an rq_time in nanoseconds on a monotonic clock of the application's choosing;
+ * it must never go backwards.
+ *
+ * Threading: an endpoint and its connections are used by one thread at a time (any thread,
+ * as long as calls do not overlap). Different endpoints are independent.
+ *
+ * Lifetimes: connections belong to their endpoint. An rq_conn pointer stays valid until the
+ * application has polled that connection's RQ_EV_CLOSED event and then makes any further call
+ * on the endpoint; rq_endpoint_free frees everything.
+ */
+#ifndef ROAMQUIC_ENDPOINT_H
+#define ROAMQUIC_ENDPOINT_H
+
+#include <roamquic/config.h>
+#include <roamquic/error.h>
+#include <roamquic/types.h>
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct rq_endpoint rq_endpoint;
+typedef struct rq_conn rq_conn;
+
+/* A received datagram and the path it came on (remote = its source, local = the address it
+ * was sent to). The bytes are only read during rq_endpoint_recv. */
+typedef struct rq_datagram {
+    rq_path_addr path;
+    const uint8_t *data;
+    size_t len;
+} rq_datagram;
+
+/* A datagram to send: the caller provides buf/cap (at least 1200 bytes; 1500 is plenty);
+ * rq_endpoint_send fills len and path. */
+typedef struct rq_datagram_out {
+    rq_path_addr path;
+    uint8_t *buf;
+    size_t cap;
+    size_t len;
+} rq_datagram_out;
+
+typedef enum rq_event_type {
+    RQ_EV_NONE = 0,
+    RQ_EV_CONNECTED = 1,       /* the handshake completed (conn) */
+    RQ_EV_ACCEPTED = 2,        /* server: a new connection from a client (conn) */
+    RQ_EV_STREAM_OPENED = 3,   /* the peer opened stream_id */
+    RQ_EV_STREAM_READABLE = 4, /* stream_id has data (or its FIN) to read */
+    RQ_EV_STREAM_WRITABLE = 5, /* stream_id can take more data */
+    RQ_EV_STREAM_RESET = 6,    /* the peer reset stream_id with error_code */
+    RQ_EV_STREAM_STOPPED = 7,  /* the peer asked us to stop sending on stream_id */
+    RQ_EV_CLOSED = 8,          /* the connection is closed; error_code/app/reason say why */
+} rq_event_type;
+
+typedef struct rq_event {
+    rq_event_type type;
+    rq_conn *conn;
+    int64_t stream_id;
+    uint64_t error_code; /* RQ_EV_STREAM_RESET/STOPPED: the app code; CLOSED: the close code */
+    bool app_error;      /* CLOSED: error_code is an application code (else transport) */
+    bool by_peer;        /* CLOSED: the peer closed (else we did, or the idle timer) */
+} rq_event;
+
+/* A new endpoint using cfg (borrowed: it must outlive the endpoint). rnd supplies every
+ * random byte the protocol needs (CIDs, path challenges, tokens); NULL uses GnuTLS's
+ * generator. *err (may be NULL) gets the reason when NULL is returned. */
+RQ_API rq_endpoint *rq_endpoint_new(const rq_config *cfg, rq_random_fn rnd, void *rnd_ctx,
+                                    int *err);
+
+/* Frees the endpoint and all its connections, without sending anything (NULL is fine). */
+RQ_API void rq_endpoint_free(rq_endpoint *ep);
+
+/* Processes one received datagram. Malformed or unexpected datagrams are dropped (return 0);
+ * a negative return means a local failure (RQ_ERR_NOMEM). */
+RQ_API int rq_endpoint_recv(rq_endpoint *ep, rq_time now, const rq_datagram *dg);
+
+/* Writes the next datagram to send into out->buf and sets out->len and out->path. Returns 1
+ * when a datagram was written, 0 when there is nothing to send now, or a negative rq_err. */
+RQ_API int rq_endpoint_send(rq_endpoint *ep, rq_time now, rq_datagram_out *out);
+
+/* When rq_endpoint_on_timeout should next be called (RQ_TIME_NEVER if nothing is pending). */
+RQ_API rq_time rq_endpoint_next_timeout(rq_endpoint *ep);
+
+/* Runs the timers that are due at now (loss detection, ACK delay, idle, draining...). */
+RQ_API void rq_endpoint_on_timeout(rq_endpoint *ep, rq_time now);
+
+/* Takes the next event; false when there is none. */
+RQ_API bool rq_endpoint_poll_event(rq_endpoint *ep, rq_event *ev);
+
+/* Client: starts a connection on path (local may be unspecified: family RQ_AF_NONE) to a
+ * server named sni (checked against its certificate). Returns 0 and *conn, or
+ * RQ_ERR_INVALID_ARG (a server endpoint, no sni), RQ_ERR_NOMEM, RQ_ERR_TLS. */
+RQ_API int rq_connect(rq_endpoint *ep, rq_time now, const rq_path_addr *path, const char *sni,
+                      rq_conn **conn);
+
+/* Closes a connection with an application error code and reason (RFC 9000 §10.2): a
+ * CONNECTION_CLOSE goes out, then the connection drains. */
+RQ_API int rq_conn_close(rq_conn *conn, rq_time now, uint64_t app_error, const char *reason);
+
+/* Sends a PING whenever the connection has been idle for interval (0 turns it off), to keep
+ * NAT bindings alive (RFC 9308 §3.2: some expire after ~30 s). */
+RQ_API void rq_conn_set_keepalive(rq_conn *conn, rq_time interval);
+
+/* The connection's negotiated ALPN (NULL/0 before the handshake or without ALPN). */
+RQ_API const uint8_t *rq_conn_alpn(const rq_conn *conn, size_t *len);
+
+/* Streams (RFC 9000 §2). Opens a local stream: RQ_ERR_STREAM_LIMIT when the peer's limit is
+ * reached (an RQ_EV_STREAM_WRITABLE... later raises it). */
+RQ_API int rq_stream_open(rq_conn *conn, bool bidi, int64_t *stream_id);
+
+/* Queues data (and FIN) on a stream. Returns the bytes accepted (possibly fewer than len
+ * when the send buffer is full: wait for RQ_EV_STREAM_WRITABLE), or a negative rq_err
+ * (RQ_ERR_STREAM_STATE: not a sending stream, already finished or reset). */
+RQ_API ptrdiff_t rq_stream_write(rq_conn *conn, int64_t stream_id, const void *data, size_t len,
+                                 bool fin);
+
+/* Reads in-order data. Returns the bytes read (0 with *fin false: nothing now), and sets *fin
+ * once the FIN has been read; or a negative rq_err. */
+RQ_API ptrdiff_t rq_stream_read(rq_conn *conn, int64_t stream_id, void *buf, size_t cap, bool *fin);
+
+/* Abandons sending (RESET_STREAM) or receiving (STOP_SENDING) with an application code. */
+RQ_API int rq_stream_reset(rq_conn *conn, int64_t stream_id, uint64_t app_error);
+RQ_API int rq_stream_stop_sending(rq_conn *conn, int64_t stream_id, uint64_t app_error);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

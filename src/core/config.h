@@ -1,0 +1,19 @@
+/* The configuration object behind include/roamquic/config.h. */
+#ifndef RQ_CORE_CONFIG_H
+#define RQ_CORE_CONFIG_H
+
+#include "crypto/tls.h"
+
+#include <roamquic/config.h>
+
+struct rq_config {
+    rq_role role;
+    rq_transport_settings transport;
+    rq_tls_config *tls;
+    bool retry;
+    bool have_static_keys;
+    uint8_t reset_key[32];
+    uint8_t token_key[32];
+};
+
+#endif

@@ -1,0 +1,385 @@
+/* Connection lifetime: creation, timers, events, closing and draining (RFC 9000 §10). */
+#include "core/conn.h"
+
+#include "core/alloc.h"
+#include "core/endpoint.h"
+#include "crypto/reset_token.h"
+
+#include <string.h>
+
+/* Sent-frame records the log holds at most: several per packet for every packet the recovery
+ * ledgers can track. */
+#define SENTLOG_MAX_RECORDS ((size_t)1 << 18)
+/* What the application may queue per stream before rq_stream_write accepts less. */
+#define STREAM_SEND_BUFFER ((uint64_t)4 << 20)
+
+rq_path *rq_conn_active_path(rq_conn *c)
+{
+    return &c->paths[c->active_path];
+}
+
+static rq_rtt *path_rtt(void *ctx, uint32_t path_id)
+{
+    rq_conn *c = ctx;
+    if (path_id >= RQ_MAX_PATHS || !c->paths[path_id].in_use)
+        return NULL;
+    return &c->paths[path_id].rtt;
+}
+
+static void on_persistent_congestion(void *ctx, uint32_t path_id, rq_time now)
+{
+    rq_conn *c = ctx;
+    if (path_id < RQ_MAX_PATHS && c->paths[path_id].in_use)
+        rq_cc_on_persistent_congestion(&c->paths[path_id].cc, now);
+}
+
+void rq_conn_recovery_env(rq_conn *c, rq_recovery_env *env)
+{
+    rq_path *p = rq_conn_active_path(c);
+    memset(env, 0, sizeof *env);
+    env->handshake_confirmed = c->handshake_confirmed;
+    /* RFC 9002 §6.2.2.1: a server always counts as validated by its peer. */
+    env->peer_address_validated =
+        c->role == RQ_ROLE_SERVER || c->peer_validated_us || c->handshake_confirmed;
+    env->has_handshake_keys = c->spaces[RQ_PN_SPACE_HANDSHAKE].has_tx;
+    env->amplification_blocked =
+        c->role == RQ_ROLE_SERVER && !p->validated && p->bytes_sent >= 3 * p->bytes_received;
+    env->max_ack_delay = c->peer_max_ack_delay;
+    env->active_path = c->active_path;
+    env->ctx = c;
+    env->path_rtt = path_rtt;
+    env->on_acked = rq_conn_on_packet_acked;
+    env->on_lost = rq_conn_on_packet_lost;
+    env->on_discarded = rq_conn_on_packet_discarded;
+    env->on_persistent_congestion = on_persistent_congestion;
+}
+
+void rq_conn_event(rq_conn *c, rq_event_type type, int64_t stream_id, uint64_t code)
+{
+    rq_event ev = {type, c, stream_id, code, false, false};
+    if (type == RQ_EV_CLOSED) {
+        ev.app_error = c->close_app;
+        ev.by_peer = c->close_by_peer;
+        ev.error_code = c->close_code;
+    }
+    (void)rq_ep_push_event(c->ep, &ev);
+}
+
+static void init_path(rq_path *p, uint32_t id, const rq_path_addr *addr, bool validated)
+{
+    memset(p, 0, sizeof *p);
+    p->in_use = true;
+    p->id = id;
+    p->addr = *addr;
+    p->validated = validated;
+    p->max_datagram = RQ_CC_INITIAL_DATAGRAM_SIZE;
+    rq_rtt_init(&p->rtt);
+    rq_cc_init(&p->cc, &rq_cc_newreno_ops, RQ_CC_INITIAL_DATAGRAM_SIZE);
+}
+
+static void init_spaces(rq_conn *c, rq_time max_ack_delay)
+{
+    for (int i = 0; i < 3; i++) {
+        rq_space *s = &c->spaces[i];
+        rq_ackrecv_init(&s->ack, (rq_pn_space)i, max_ack_delay);
+        rq_rxbuf_init(&s->crypto_rx, RQ_CRYPTO_RXBUF_BOUND, RQ_ERR_CRYPTO_BUFFER_EXCEEDED);
+        rq_txbuf_init(&s->crypto_tx, RQ_TLS_MAX_PENDING_BYTES * 2);
+    }
+}
+
+static void init_streams(rq_conn *c, const rq_transport_settings *t)
+{
+    rq_streams_config sc = {
+        .role = c->role,
+        .max_streams_bidi = t->initial_max_streams_bidi,
+        .max_streams_uni = t->initial_max_streams_uni,
+        .stream_window_bidi_local = t->initial_max_stream_data,
+        .stream_window_bidi_remote = t->initial_max_stream_data,
+        .stream_window_uni = t->initial_max_stream_data,
+        .stream_window_max = t->max_stream_window,
+        .conn_window = t->initial_max_data,
+        .conn_window_max = t->max_connection_window,
+        .send_buffer = STREAM_SEND_BUFFER,
+    };
+    rq_streams_peer_params none = {0};
+    rq_streams_init(&c->streams, &sc, &none);
+}
+
+/* Our transport parameters (RFC 9000 §18.2, §7.3). */
+static int build_local_tp(rq_conn *c, const rq_transport_settings *t)
+{
+    rq_tparams *tp = &c->local_tp;
+    rq_tparams_init_defaults(tp);
+    tp->max_idle_timeout = t->max_idle_timeout_ms;
+    tp->max_udp_payload_size = t->max_udp_payload_size;
+    tp->initial_max_data = t->initial_max_data;
+    tp->initial_max_stream_data_bidi_local = t->initial_max_stream_data;
+    tp->initial_max_stream_data_bidi_remote = t->initial_max_stream_data;
+    tp->initial_max_stream_data_uni = t->initial_max_stream_data;
+    tp->initial_max_streams_bidi = t->initial_max_streams_bidi;
+    tp->initial_max_streams_uni = t->initial_max_streams_uni;
+    tp->ack_delay_exponent = t->ack_delay_exponent;
+    tp->max_ack_delay = t->max_ack_delay_ms;
+    tp->disable_active_migration = t->disable_active_migration;
+    tp->active_connection_id_limit = t->active_connection_id_limit;
+    tp->has_initial_scid = true;
+    tp->initial_scid = c->scid;
+    if (c->role == RQ_ROLE_SERVER) {
+        tp->has_original_dcid = true;
+        tp->original_dcid = c->odcid;
+        if (c->retried) {
+            tp->has_retry_scid = true;
+            tp->retry_scid = c->retry_scid;
+        }
+        /* RFC 9000 §10.3: the token for sequence 0 travels in the transport parameters. */
+        tp->has_stateless_reset_token = true;
+        int rc = rq_reset_token_derive(c->ep->reset_key, &c->scid, tp->stateless_reset_token);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int start_tls(rq_conn *c, const char *sni)
+{
+    uint8_t buf[RQ_TPARAMS_MAX_ENCODED_LEN];
+    size_t len;
+    uint64_t grease = 0;
+    uint8_t r;
+    /* RFC 9000 §18.1: a reserved parameter now and then keeps peers tolerant of unknown ones. */
+    if (rq_ep_random(c->ep, &r, 1) == 0 && (r & 1))
+        grease = 31 * (uint64_t)(r >> 1) + 27;
+    int rc = rq_tparams_encode(&c->local_tp, c->role, buf, sizeof buf, &len, grease);
+    if (rc)
+        return rc;
+    rc = rq_tls_new(c->ep->cfg->tls, sni, buf, len, &c->tls);
+    if (rc)
+        return rc;
+    return rq_tls_start(c->tls);
+}
+
+int rq_conn_new(rq_endpoint *ep, rq_role role, rq_time now, const rq_path_addr *path,
+                const rq_conn_params *params, rq_conn **out)
+{
+    const rq_transport_settings *t = &ep->cfg->transport;
+    rq_conn *c = rq_mem_calloc(1, sizeof *c);
+    if (!c)
+        return RQ_ERR_NOMEM;
+    c->ep = ep;
+    c->role = role;
+    c->state = RQ_CONN_HANDSHAKE;
+    c->created = now;
+    c->scid = params->scid;
+    c->dcid = params->dcid;
+    c->odcid = role == RQ_ROLE_CLIENT ? params->dcid : params->odcid;
+    c->initial_dcid = role == RQ_ROLE_CLIENT ? params->dcid : params->initial_dcid;
+    if (params->retry_scid) {
+        c->retried = true;
+        c->retry_scid = *params->retry_scid;
+    }
+    c->peer_max_ack_delay = 25 * RQ_MS;
+    c->idle_deadline = RQ_TIME_NEVER;
+    c->close_deadline = RQ_TIME_NEVER;
+    c->handshake_deadline =
+        t->handshake_timeout_ms ? now + t->handshake_timeout_ms * RQ_MS : RQ_TIME_NEVER;
+    /* RFC 9000 §8: a client never limits what it sends to the server's address. */
+    init_path(&c->paths[0], 0, path, role == RQ_ROLE_CLIENT || params->address_validated);
+    init_spaces(c, t->max_ack_delay_ms * RQ_MS);
+    rq_recovery_init(&c->rec, 0);
+    rq_sentlog_init(&c->sentlog, SENTLOG_MAX_RECORDS);
+    init_streams(c, t);
+    int rc = build_local_tp(c, t);
+    if (!rc)
+        rc = rq_conn_install_initial_keys(c);
+    if (!rc)
+        rc = start_tls(c, params->sni);
+    if (!rc)
+        rc = rq_conn_tls_pump(c, now);
+    if (rc) {
+        rq_conn_free(c);
+        return rc;
+    }
+    rq_conn_touch_idle(c, now);
+    *out = c;
+    return 0;
+}
+
+static void free_space(rq_space *s)
+{
+    rq_packet_key_deinit(&s->rx);
+    rq_packet_key_deinit(&s->tx);
+    rq_hp_key_deinit(&s->rx_hp);
+    rq_hp_key_deinit(&s->tx_hp);
+    rq_rxbuf_free(&s->crypto_rx);
+    rq_txbuf_free(&s->crypto_tx);
+    s->has_rx = s->has_tx = false;
+}
+
+void rq_conn_free(rq_conn *c)
+{
+    if (!c)
+        return;
+    for (int i = 0; i < 3; i++)
+        free_space(&c->spaces[i]);
+    rq_recovery_free(&c->rec);
+    rq_sentlog_free(&c->sentlog);
+    rq_streams_free(&c->streams);
+    rq_tls_free(c->tls);
+    rq_mem_free(c);
+}
+
+/* RFC 9002 §6.2.1: the PTO period of the active path, with the peer's max_ack_delay once the
+ * handshake is confirmed. */
+rq_time rq_conn_pto(const rq_conn *c)
+{
+    const rq_path *p = &c->paths[c->active_path];
+    rq_time pto = rq_rtt_pto_base(&p->rtt);
+    if (c->handshake_confirmed)
+        pto += c->peer_max_ack_delay;
+    return pto;
+}
+
+/* RFC 9000 §10.1: the idle timeout is the smaller of the two advertised (0 = none), and at
+ * least three PTOs so that a few losses cannot end a live connection. */
+static rq_time idle_period(const rq_conn *c)
+{
+    uint64_t ours = c->local_tp.max_idle_timeout;
+    uint64_t theirs = c->have_peer_tp ? c->peer_tp.max_idle_timeout : 0;
+    uint64_t ms = ours;
+    if (theirs && (!ms || theirs < ms))
+        ms = theirs;
+    if (!ms)
+        return RQ_TIME_NEVER;
+    rq_time idle = ms * RQ_MS, floor = 3 * rq_conn_pto(c);
+    return idle > floor ? idle : floor;
+}
+
+void rq_conn_touch_idle(rq_conn *c, rq_time now)
+{
+    rq_time idle = idle_period(c);
+    c->idle_deadline = idle == RQ_TIME_NEVER ? RQ_TIME_NEVER : now + idle;
+}
+
+static rq_time min_time(rq_time a, rq_time b)
+{
+    return a < b ? a : b;
+}
+
+rq_time rq_conn_next_timeout(const rq_conn *c)
+{
+    if (c->state == RQ_CONN_CLOSED)
+        return RQ_TIME_NEVER;
+    if (c->state == RQ_CONN_CLOSING || c->state == RQ_CONN_DRAINING)
+        return c->close_deadline;
+    rq_time t = min_time(c->idle_deadline, rq_recovery_deadline(&c->rec));
+    if (!c->handshake_complete)
+        t = min_time(t, c->handshake_deadline);
+    for (int i = 0; i < 3; i++)
+        if (c->spaces[i].has_tx && !c->spaces[i].discarded)
+            t = min_time(t, rq_ackrecv_deadline(&c->spaces[i].ack));
+    if (c->keepalive && c->handshake_complete)
+        t = min_time(t, c->last_ack_eliciting_sent + c->keepalive);
+    return t;
+}
+
+static void become_closed(rq_conn *c)
+{
+    if (c->state == RQ_CONN_CLOSED)
+        return;
+    c->state = RQ_CONN_CLOSED;
+    rq_conn_event(c, RQ_EV_CLOSED, -1, c->close_code);
+}
+
+void rq_conn_on_timeout(rq_conn *c, rq_time now)
+{
+    if (c->state == RQ_CONN_CLOSED)
+        return;
+    if (c->state == RQ_CONN_CLOSING || c->state == RQ_CONN_DRAINING) {
+        if (now >= c->close_deadline)
+            become_closed(c);
+        return;
+    }
+    /* RFC 9000 §10.1: an idle connection is closed silently. */
+    if (now >= c->idle_deadline || (!c->handshake_complete && now >= c->handshake_deadline)) {
+        c->close_code = 0;
+        c->close_app = false;
+        become_closed(c);
+        return;
+    }
+    if (c->keepalive && c->handshake_complete && now >= c->last_ack_eliciting_sent + c->keepalive)
+        c->ping_pending = true;
+    if (now >= rq_recovery_deadline(&c->rec)) {
+        rq_recovery_env env;
+        rq_recovery_probe probe;
+        rq_conn_recovery_env(c, &env);
+        rq_recovery_on_timeout(&c->rec, now, &env, &probe);
+        if (probe.count)
+            c->spaces[probe.space].probes_due = probe.count;
+    }
+}
+
+void rq_conn_close_with(rq_conn *c, rq_time now, uint64_t code, uint64_t frame_type, bool app,
+                        const char *reason)
+{
+    if (c->state >= RQ_CONN_CLOSING)
+        return;
+    c->close_code = code;
+    c->close_frame_type = frame_type;
+    c->close_app = app;
+    c->close_by_peer = false;
+    size_t n = reason ? strlen(reason) : 0;
+    if (n > RQ_CLOSE_REASON_MAX)
+        n = RQ_CLOSE_REASON_MAX;
+    memcpy(c->close_reason, reason ? reason : "", n);
+    c->close_reason_len = n;
+    c->state = RQ_CONN_CLOSING;
+    c->close_send_pending = true;
+    /* RFC 9000 §10.2: the closing state lasts at least three PTOs. */
+    c->close_deadline = now + 3 * rq_conn_pto(c);
+}
+
+void rq_conn_fail(rq_conn *c, rq_time now, int err, uint64_t frame_type)
+{
+    int64_t code = rq_err_transport_code(err);
+    if (err == RQ_ERR_TLS && c->tls)
+        code = (int64_t)rq_tls_transport_error(c->tls);
+    if (code < 0)
+        code = RQ_QUIC_INTERNAL_ERROR;
+    rq_conn_close_with(c, now, (uint64_t)code, frame_type, false, rq_strerror(err));
+}
+
+void rq_conn_enter_draining(rq_conn *c, rq_time now)
+{
+    if (c->state >= RQ_CONN_DRAINING)
+        return;
+    c->state = RQ_CONN_DRAINING;
+    c->close_send_pending = false;
+    /* RFC 9000 §10.2.2: drain for three PTOs, sending nothing. */
+    c->close_deadline = now + 3 * rq_conn_pto(c);
+}
+
+/* ---- the public per-connection API ---- */
+
+int rq_conn_close(rq_conn *c, rq_time now, uint64_t app_error, const char *reason)
+{
+    if (!c)
+        return RQ_ERR_INVALID_ARG;
+    if (c->state >= RQ_CONN_CLOSING)
+        return 0;
+    rq_conn_close_with(c, now, app_error, 0, true, reason);
+    return 0;
+}
+
+void rq_conn_set_keepalive(rq_conn *c, rq_time interval)
+{
+    c->keepalive = interval;
+}
+
+const uint8_t *rq_conn_alpn(const rq_conn *c, size_t *len)
+{
+    const uint8_t *p = NULL;
+    *len = 0;
+    if (!c->tls || rq_tls_alpn(c->tls, &p, len) != 0)
+        return NULL;
+    return p;
+}

@@ -1,0 +1,179 @@
+/* The connection: private state shared by conn*.c and endpoint.c.
+ *
+ * Split by concern:
+ *   conn.c        creation, lifetime, timers, events, close and drain (RFC 9000 §10)
+ *   conn_tls.c    the TLS pump: secrets to packet keys, transport parameters (§7, §18),
+ *                 handshake completion and confirmation, key discard (RFC 9001 §4.9)
+ *   conn_recv.c   a datagram's packets: unprotect, dedupe, frames (§12, §13, §19)
+ *   conn_send.c   building datagrams: ACK, control, CRYPTO, STREAM frames, padding,
+ *                 coalescing, the anti-amplification limit and the congestion window
+ *   conn_loss.c   what acknowledgement and loss of a packet mean for its frames (§13.3)
+ * A connection has paths (path.h) — one today, several once migration lands — each with its
+ * own RTT estimator, congestion controller and anti-amplification counters.
+ */
+#ifndef RQ_CORE_CONN_H
+#define RQ_CORE_CONN_H
+
+#include "core/ackrecv.h"
+#include "core/cc.h"
+#include "core/cid.h"
+#include "core/recovery.h"
+#include "core/rtt.h"
+#include "core/rxbuf.h"
+#include "core/sentlog.h"
+#include "core/streams.h"
+#include "core/tparams.h"
+#include "core/txbuf.h"
+#include "crypto/crypto.h"
+#include "crypto/tls.h"
+
+#include <roamquic/endpoint.h>
+
+#define RQ_MAX_PATHS        4
+#define RQ_CLOSE_REASON_MAX 128
+
+typedef struct rq_path {
+    bool in_use;
+    uint32_t id;
+    rq_path_addr addr;
+    rq_rtt rtt;
+    rq_cc cc;
+    /* RFC 9000 §8: before the peer's address is validated, a server sends at most three
+     * times what it received on the path. */
+    uint64_t bytes_received;
+    uint64_t bytes_sent;
+    bool validated;
+    size_t max_datagram; /* RFC 9000 §14: 1200 until path MTU discovery raises it */
+} rq_path;
+
+/* One packet number space (RFC 9000 §12.3) with its keys and CRYPTO stream. */
+typedef struct rq_space {
+    rq_packet_key rx, tx;
+    rq_hp_key rx_hp, tx_hp;
+    bool has_rx, has_tx;
+    bool discarded;
+    uint64_t next_pn;
+    rq_ackrecv ack;
+    rq_rxbuf crypto_rx;
+    rq_txbuf crypto_tx;
+    unsigned probes_due; /* PTO probes still to send in this space */
+} rq_space;
+
+typedef enum rq_conn_state {
+    RQ_CONN_HANDSHAKE = 0,
+    RQ_CONN_ESTABLISHED = 1,
+    RQ_CONN_CLOSING = 2,  /* we sent CONNECTION_CLOSE (RFC 9000 §10.2.1) */
+    RQ_CONN_DRAINING = 3, /* the peer closed (§10.2.2) */
+    RQ_CONN_CLOSED = 4,   /* gone: waiting for the application to see RQ_EV_CLOSED */
+} rq_conn_state;
+
+struct rq_conn {
+    rq_endpoint *ep;
+    rq_role role;
+    rq_conn_state state;
+    rq_tls *tls;
+    rq_space spaces[3];
+    rq_recovery rec;
+    rq_sentlog sentlog;
+    rq_streams streams;
+    rq_path paths[RQ_MAX_PATHS];
+    uint32_t active_path;
+
+    /* Connection IDs (RFC 9000 §5.1, §7.2). */
+    rq_cid scid;         /* ours, sequence 0 */
+    rq_cid dcid;         /* the peer's, in use */
+    rq_cid odcid;        /* the DCID of the client's first Initial */
+    rq_cid initial_dcid; /* what Initial keys derive from (changes after a Retry) */
+    rq_cid retry_scid;   /* client: the SCID of the Retry it accepted */
+    bool retried;
+    bool got_server_scid; /* client: DCID switched to the server's SCID (§7.2) */
+    uint8_t retry_token[256];
+    size_t retry_token_len;
+
+    rq_tparams local_tp;
+    rq_tparams peer_tp;
+    bool have_peer_tp;
+    rq_time peer_max_ack_delay;
+
+    bool handshake_complete;
+    bool handshake_confirmed;
+    bool handshake_done_pending; /* server: HANDSHAKE_DONE to (re)send */
+    bool peer_validated_us;      /* client: the server has our address (RFC 9002 A.6) */
+    bool ping_pending;
+    bool connected_event_sent;
+
+    /* Timers (RFC 9000 §10.1 idle, §10.2 closing/draining). */
+    rq_time created;
+    rq_time idle_deadline;
+    rq_time close_deadline;
+    rq_time keepalive;
+    rq_time last_ack_eliciting_sent;
+    rq_time handshake_deadline;
+
+    /* Closing (RFC 9000 §10.2). */
+    uint64_t close_code;
+    uint64_t close_frame_type;
+    bool close_app;
+    bool close_by_peer;
+    bool close_send_pending;
+    char close_reason[RQ_CLOSE_REASON_MAX];
+    size_t close_reason_len;
+
+    /* The server also routes the client's first DCID here until the handshake is done. */
+    rq_cid routed_odcid;
+    bool odcid_routed;
+    bool reclaim;         /* RQ_EV_CLOSED was polled: free on the next endpoint call */
+    struct rq_conn *next; /* endpoint's list */
+};
+
+/* ---- conn.c ---- */
+/* What a new connection starts from. A client sets scid, dcid (its random first DCID) and sni;
+ * a server sets scid (its own), dcid (the client's SCID), odcid (the client's first DCID,
+ * from the packet or from a Retry token), initial_dcid (the DCID of the client's Initial now:
+ * odcid, or the Retry's SCID) and retry_scid when it validated the client with a Retry. */
+typedef struct rq_conn_params {
+    rq_cid scid, dcid, odcid, initial_dcid;
+    const rq_cid *retry_scid;
+    const char *sni;
+    bool address_validated; /* server: a valid token proved the client's address */
+} rq_conn_params;
+
+int rq_conn_new(rq_endpoint *ep, rq_role role, rq_time now, const rq_path_addr *path,
+                const rq_conn_params *params, rq_conn **out);
+void rq_conn_free(rq_conn *c);
+rq_time rq_conn_next_timeout(const rq_conn *c);
+void rq_conn_on_timeout(rq_conn *c, rq_time now);
+/* Closes with a transport (app=false) or application error: CONNECTION_CLOSE is sent, then
+ * the connection drains (RFC 9000 §10.2). */
+void rq_conn_close_with(rq_conn *c, rq_time now, uint64_t code, uint64_t frame_type, bool app,
+                        const char *reason);
+/* Closes after a local or peer-caused error code from any module. */
+void rq_conn_fail(rq_conn *c, rq_time now, int err, uint64_t frame_type);
+void rq_conn_enter_draining(rq_conn *c, rq_time now);
+void rq_conn_touch_idle(rq_conn *c, rq_time now);
+rq_time rq_conn_pto(const rq_conn *c);
+rq_path *rq_conn_active_path(rq_conn *c);
+void rq_conn_event(rq_conn *c, rq_event_type type, int64_t stream_id, uint64_t code);
+void rq_conn_recovery_env(rq_conn *c, rq_recovery_env *env);
+
+/* ---- conn_tls.c ---- */
+int rq_conn_tls_pump(rq_conn *c, rq_time now);
+int rq_conn_install_initial_keys(rq_conn *c);
+void rq_conn_discard_space(rq_conn *c, rq_pn_space space, rq_time now);
+void rq_conn_confirm_handshake(rq_conn *c, rq_time now);
+
+/* ---- conn_recv.c ---- */
+/* Processes the datagram's packets from `off` on. */
+void rq_conn_recv_datagram(rq_conn *c, rq_time now, const rq_path_addr *path, uint8_t *dg,
+                           size_t len);
+
+/* ---- conn_send.c ---- */
+/* Writes the connection's next datagram into out; 1 if one was written, 0 if nothing to send. */
+int rq_conn_send(rq_conn *c, rq_time now, rq_datagram_out *out);
+
+/* ---- conn_loss.c ---- */
+void rq_conn_on_packet_acked(void *ctx, rq_pn_space space, const rq_sent_packet *p, rq_time now);
+void rq_conn_on_packet_lost(void *ctx, rq_pn_space space, const rq_sent_packet *p, rq_time now);
+void rq_conn_on_packet_discarded(void *ctx, rq_pn_space space, const rq_sent_packet *p);
+
+#endif
