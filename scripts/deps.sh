@@ -8,6 +8,7 @@ packages=(
     clang libclang-rt-14-dev clang-format   # sanitizer and libFuzzer runtimes, format check
     libgnutls28-dev nettle-dev              # TLS 1.3 and packet protection
     openssl                                 # bench/crypto prints `openssl speed` as a ceiling
+    libngtcp2-dev libngtcp2-crypto-gnutls-dev   # an independent QUIC peer inside the simulator
 )
 
 missing=()
