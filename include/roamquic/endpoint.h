@@ -107,6 +107,12 @@ RQ_API int rq_conn_close(rq_conn *conn, rq_time now, uint64_t app_error, const c
  * NAT bindings alive (RFC 9308 §3.2: some expire after ~30 s). */
 RQ_API void rq_conn_set_keepalive(rq_conn *conn, rq_time interval);
 
+/* Starts a 1-RTT key update now (RFC 9001 §6). The library also updates keys by itself well
+ * before the AEAD confidentiality limit (§6.6). Returns 0, RQ_ERR_AGAIN (not allowed yet: the
+ * handshake is not confirmed, or the previous update is not acknowledged), or
+ * RQ_ERR_INVALID_ARG (not an established connection). */
+RQ_API int rq_conn_update_keys(rq_conn *conn, rq_time now);
+
 /* The connection's negotiated ALPN (NULL/0 before the handshake or without ALPN). */
 RQ_API const uint8_t *rq_conn_alpn(const rq_conn *conn, size_t *len);
 

@@ -221,6 +221,7 @@ void rq_conn_free(rq_conn *c)
         return;
     for (int i = 0; i < 3; i++)
         free_space(&c->spaces[i]);
+    rq_conn_keys_free(c);
     rq_recovery_free(&c->rec);
     rq_sentlog_free(&c->sentlog);
     rq_streams_free(&c->streams);
@@ -279,6 +280,8 @@ rq_time rq_conn_next_timeout(const rq_conn *c)
             t = min_time(t, rq_ackrecv_deadline(&c->spaces[i].ack));
     if (c->keepalive && c->handshake_complete)
         t = min_time(t, c->last_ack_eliciting_sent + c->keepalive);
+    if (c->has_rx_prev)
+        t = min_time(t, c->rx_prev_discard);
     return t;
 }
 
@@ -308,6 +311,7 @@ void rq_conn_on_timeout(rq_conn *c, rq_time now)
     }
     if (c->keepalive && c->handshake_complete && now >= c->last_ack_eliciting_sent + c->keepalive)
         c->ping_pending = true;
+    rq_conn_keys_on_timeout(c, now);
     if (now >= rq_recovery_deadline(&c->rec)) {
         rq_recovery_env env;
         rq_recovery_probe probe;

@@ -95,6 +95,17 @@ struct rq_conn {
     bool have_peer_tp;
     rq_time peer_max_ack_delay;
 
+    /* 1-RTT key phases (RFC 9001 §6). spaces[APPLICATION].rx/tx hold the current keys. */
+    rq_packet_key rx_next; /* the next phase's read key, derived when first needed */
+    rq_packet_key rx_prev; /* the previous phase's, kept for reordered packets */
+    bool has_rx_next, has_rx_prev;
+    bool rx_phase, tx_phase;
+    uint64_t rx_phase_first_pn; /* lowest packet number received in the current phase */
+    uint64_t tx_phase_first_pn; /* first packet number sent in the current phase */
+    rq_time rx_prev_discard;    /* when rx_prev goes (3 PTO after the update) */
+    uint64_t key_updates;       /* completed key updates, for tests and logs */
+    rq_aead_integrity integrity;
+
     bool handshake_complete;
     bool handshake_confirmed;
     bool handshake_done_pending; /* server: HANDSHAKE_DONE to (re)send */
@@ -161,6 +172,24 @@ int rq_conn_tls_pump(rq_conn *c, rq_time now);
 int rq_conn_install_initial_keys(rq_conn *c);
 void rq_conn_discard_space(rq_conn *c, rq_pn_space space, rq_time now);
 void rq_conn_confirm_handshake(rq_conn *c, rq_time now);
+
+/* ---- conn_keys.c ---- */
+/* Opens a 1-RTT packet whose header protection is removed, choosing the key by its key-phase
+ * bit and packet number, and rotates keys when the peer moved to the next phase. Returns 0,
+ * RQ_ERR_DECRYPT, or RQ_ERR_AEAD_LIMIT_REACHED (integrity limit: close). */
+int rq_conn_open_1rtt(rq_conn *c, uint8_t *pkt, size_t len, size_t hdr_len, uint8_t first,
+                      uint64_t pn, size_t *payload_len, rq_time now);
+/* Starts a key update if one is allowed (RFC 9001 §6.1). Returns 0, RQ_ERR_AGAIN (not allowed
+ * yet) or RQ_ERR_CRYPTO. */
+int rq_conn_initiate_key_update(rq_conn *c, rq_time now);
+/* Called before sealing 1-RTT packets: starts a key update when the confidentiality limit
+ * nears (RFC 9001 §6.6). */
+void rq_conn_maybe_update_keys(rq_conn *c, rq_time now);
+/* Frees the previous phase's key when its time is up. */
+void rq_conn_keys_on_timeout(rq_conn *c, rq_time now);
+void rq_conn_keys_free(rq_conn *c);
+/* Counts a failed authentication (RFC 9001 §6.6); true when the integrity limit is exceeded. */
+bool rq_conn_count_auth_failure(rq_conn *c, rq_aead_alg alg);
 
 /* ---- conn_recv.c ---- */
 /* Processes the datagram's packets from `off` on. */

@@ -4,6 +4,7 @@
 
 #include "core/endpoint.h"
 #include "core/packet.h"
+#include "core/pn.h"
 #include "core/reset.h"
 #include "core/stream_id.h"
 
@@ -287,6 +288,25 @@ static bool is_stateless_reset(rq_conn *c, const uint8_t *dg, size_t len)
            rq_reset_matches(dg, len, c->peer_tp.stateless_reset_token);
 }
 
+/* Removes packet protection: header protection, packet number recovery (RFC 9000 §17.1),
+ * then the payload under the right key (RFC 9001 §5, §6 for 1-RTT key phases). */
+static int open_packet(rq_conn *c, rq_space *s, uint8_t *pkt, const rq_pkt_hdr *h, rq_time now,
+                       uint64_t *pn, size_t *hdr_len, size_t *payload_len)
+{
+    rq_hp_result hr;
+    int rc = rq_header_unprotect(&s->rx_hp, pkt, h->len, h->pn_offset, &hr);
+    if (rc)
+        return rc;
+    *pn = rq_pn_decode(rq_ackrecv_largest(&s->ack), hr.truncated_pn, 8u * hr.pn_len);
+    *hdr_len = hr.hdr_len;
+    if (h->type == RQ_PKT_1RTT)
+        return rq_conn_open_1rtt(c, pkt, h->len, hr.hdr_len, hr.first_byte, *pn, payload_len, now);
+    rc = rq_payload_open(&s->rx, pkt, h->len, hr.hdr_len, *pn, payload_len);
+    if (rc == RQ_ERR_DECRYPT && rq_conn_count_auth_failure(c, s->rx.alg))
+        return RQ_ERR_AEAD_LIMIT_REACHED;
+    return rc;
+}
+
 static int recv_packet(rq_conn *c, uint8_t *pkt, const rq_pkt_hdr *h, rq_time now)
 {
     rq_pn_space sp = pkt_space(h->type);
@@ -299,8 +319,12 @@ static int recv_packet(rq_conn *c, uint8_t *pkt, const rq_pkt_hdr *h, rq_time no
         return PKT_DROP;
     uint64_t pn;
     size_t hdr_len, payload_len;
-    int rc = rq_packet_unprotect(&s->rx, &s->rx_hp, pkt, h->len, h->pn_offset,
-                                 rq_ackrecv_largest(&s->ack), &pn, &hdr_len, &payload_len);
+    int rc = open_packet(c, s, pkt, h, now, &pn, &hdr_len, &payload_len);
+    if (rc == RQ_ERR_AEAD_LIMIT_REACHED) {
+        /* RFC 9001 §6.6: past the integrity limit the connection must end. */
+        rq_conn_fail(c, now, rc, 0);
+        return PKT_CLOSED;
+    }
     if (rc)
         return rc == RQ_ERR_DECRYPT ? -1 : PKT_DROP;
     rc = rq_pkt_check_reserved_bits(pkt[0], h->type);

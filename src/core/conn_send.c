@@ -226,7 +226,7 @@ static int open_packet(rq_conn *c, pkt_build *pb, rq_pn_space sp, uint8_t *buf, 
     rq_wr w = rq_wr_init(buf, room - RQ_AEAD_TAG_LEN);
     int rc;
     if (sp == RQ_PN_SPACE_APPLICATION) {
-        rc = rq_pkt_write_short(&w, &c->dcid, false, false, pb->pn, pn_len, &pb->pos);
+        rc = rq_pkt_write_short(&w, &c->dcid, false, c->tx_phase, pb->pn, pn_len, &pb->pos);
     } else {
         bool initial = sp == RQ_PN_SPACE_INITIAL;
         const uint8_t *token = initial && c->retry_token_len ? c->retry_token : NULL;
@@ -435,6 +435,7 @@ int rq_conn_send(rq_conn *c, rq_time now, rq_datagram_out *out)
         return c->close_send_pending ? send_close(c, now, out, limit) : 0;
     rq_path *p = rq_conn_active_path(c);
     uint64_t window = rq_cc_bytes_available(&p->cc);
+    rq_conn_maybe_update_keys(c, now);
     pkt_build pkts[3];
     size_t n = 0, used = 0;
     bool has_initial = false, initial_eliciting = false, sent_handshake = false;

@@ -123,28 +123,25 @@ int rq_packet_key_init(rq_packet_key *k, rq_aead_alg alg, const uint8_t *secret,
     return rc;
 }
 
-/* rq_packet_key_rekey: new key material into the existing handle (gnutls_aead_cipher_set_key:
- * no allocation). Resets the sealed count: RFC 9001 §6.6 counts packets per key. */
+/* rq_packet_key_rekey: new key material for the key, in a new GnuTLS handle. Not
+ * gnutls_aead_cipher_set_key: in GnuTLS 3.7.9 it changes the AES-GCM cipher key but not the
+ * GHASH key, so tags come out wrong (measured here; tests/unit/test_crypto_protect.c holds the
+ * regression). A key update is rare (at most once per ~7 million packets, RFC 9001 §6.6), so
+ * the allocation costs nothing that matters. Resets the sealed count: §6.6 counts per key. */
 int rq_packet_key_rekey(rq_packet_key *k, const uint8_t *secret, size_t secret_len)
 {
     if (k->aead == NULL || secret_len != rq_aead_alg_secret_len(k->alg))
         return RQ_ERR_INVALID_ARG;
-    uint8_t key[RQ_AEAD_MAX_KEY_LEN], iv[RQ_AEAD_IV_LEN];
-    int rc = derive_key_iv(k->alg, secret, secret_len, key, iv);
-    if (rc == 0) {
-        gnutls_datum_t d = {key, (unsigned)rq_aead_alg_key_len(k->alg)};
-        if (gnutls_aead_cipher_set_key(k->aead, &d) < 0)
-            rc = RQ_ERR_CRYPTO;
-    }
-    if (rc == 0) {
-        memmove(k->secret, secret, secret_len); /* secret may point into k->secret */
-        k->secret_len = (uint8_t)secret_len;
-        memcpy(k->iv, iv, RQ_AEAD_IV_LEN);
-        k->sealed = 0;
-    }
-    gnutls_memset(key, 0, sizeof key);
-    gnutls_memset(iv, 0, sizeof iv);
-    return rc;
+    uint8_t copy[RQ_MAX_SECRET_LEN];
+    memcpy(copy, secret, secret_len); /* secret may point into k->secret */
+    rq_packet_key fresh;
+    int rc = rq_packet_key_init(&fresh, k->alg, copy, secret_len);
+    gnutls_memset(copy, 0, sizeof copy);
+    if (rc)
+        return rc;
+    rq_packet_key_deinit(k);
+    *k = fresh;
+    return 0;
 }
 
 /* rq_packet_key_deinit: frees the handle, wipes the IV and secret. Idempotent. */

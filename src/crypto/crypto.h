@@ -111,9 +111,10 @@ int rq_packet_key_init(rq_packet_key *k, rq_aead_alg alg, const uint8_t *secret,
 int rq_packet_key_init_raw(rq_packet_key *k, rq_aead_alg alg, const uint8_t *key,
                            const uint8_t iv[RQ_AEAD_IV_LEN]);
 
-/* Re-keys an initialised key in place from a new traffic secret of the same algorithm,
- * reusing its GnuTLS handle (no allocation); resets the sealed count. Returns 0,
- * RQ_ERR_INVALID_ARG (not initialised, bad secret length) or RQ_ERR_CRYPTO. */
+/* Re-keys an initialised key from a new traffic secret of the same algorithm; resets the
+ * sealed count. It takes a new GnuTLS handle (GnuTLS 3.7.9's set_key leaves AES-GCM's GHASH
+ * key stale); on error *k is unchanged. Returns 0, RQ_ERR_INVALID_ARG (not initialised, bad
+ * secret length) or RQ_ERR_CRYPTO. */
 int rq_packet_key_rekey(rq_packet_key *k, const uint8_t *secret, size_t secret_len);
 
 /* Frees the GnuTLS handle and wipes the key material. Safe on a zeroed object. */
@@ -232,10 +233,9 @@ int rq_key_update_secret(rq_aead_alg alg, const uint8_t *secret, size_t secret_l
  * secret) or RQ_ERR_CRYPTO. */
 int rq_packet_key_init_next(rq_packet_key *next, const rq_packet_key *cur);
 
-/* Re-keys the initialised key dst, reusing its handle, to the phase after src (dst may be
- * src: an in-place update). Typical use: the discarded "previous" key becomes the new
- * "next" without allocation. Same algorithm required. Returns 0, RQ_ERR_INVALID_ARG or
- * RQ_ERR_CRYPTO (dst is then unusable until rekeyed or deinitialised). */
+/* Re-keys the initialised key dst to the phase after src (dst may be src: an in-place
+ * update), through rq_packet_key_rekey. Same algorithm required. Returns 0,
+ * RQ_ERR_INVALID_ARG or RQ_ERR_CRYPTO (dst then unchanged). */
 int rq_packet_key_rekey_next(rq_packet_key *dst, const rq_packet_key *src);
 
 /* ---- AEAD usage limits (limits.c) ------------------------------------------------------ */
