@@ -81,6 +81,20 @@ RQ_API void rq_config_set_keylog(rq_config *cfg, rq_keylog_fn fn, void *ctx);
 RQ_API int rq_config_set_static_keys(rq_config *cfg, const uint8_t reset_key[32],
                                      const uint8_t token_key[32]);
 
+/* qlog (draft-ietf-quic-qlog-main-schema-13 / quic-events-12, JSON-SEQ; docs/QLOG.md): per
+ * connection, `open` is called with its role and original DCID and returns the context its
+ * records go to (NULL: no log for this connection); `write` receives one whole record at a
+ * time (return non-zero to stop logging it); `close` when the connection is freed. */
+typedef struct rq_qlog_callbacks {
+    void *(*open)(void *ctx, rq_role role, const uint8_t *odcid, size_t odcid_len);
+    int (*write)(void *conn_ctx, const uint8_t *record, size_t len);
+    void (*close)(void *conn_ctx);
+    void *ctx;
+} rq_qlog_callbacks;
+
+/* Installs qlog callbacks (copied; NULL removes them). */
+RQ_API void rq_config_set_qlog(rq_config *cfg, const rq_qlog_callbacks *cb);
+
 /* Server: validate every new client's address with a Retry first (RFC 9000 §8.1.2). */
 RQ_API void rq_config_set_retry(rq_config *cfg, bool retry);
 

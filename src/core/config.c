@@ -127,6 +127,13 @@ int rq_config_set_static_keys(rq_config *cfg, const uint8_t reset_key[32],
     return 0;
 }
 
+void rq_config_set_qlog(rq_config *cfg, const rq_qlog_callbacks *cb)
+{
+    cfg->have_qlog = cb && cb->open && cb->write;
+    if (cfg->have_qlog)
+        cfg->qlog = *cb;
+}
+
 void rq_config_set_retry(rq_config *cfg, bool retry)
 {
     cfg->retry = retry;

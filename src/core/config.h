@@ -11,6 +11,8 @@ struct rq_config {
     rq_transport_settings transport;
     rq_tls_config *tls;
     bool retry;
+    bool have_qlog;
+    rq_qlog_callbacks qlog;
     bool have_static_keys;
     uint8_t reset_key[32];
     uint8_t token_key[32];

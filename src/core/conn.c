@@ -200,6 +200,7 @@ int rq_conn_new(rq_endpoint *ep, rq_role role, rq_time now, const rq_path_addr *
         return rc;
     }
     rq_conn_touch_idle(c, now);
+    rq_conn_qlog_open(c, now);
     *out = c;
     return 0;
 }
@@ -221,6 +222,7 @@ void rq_conn_free(rq_conn *c)
         return;
     for (int i = 0; i < 3; i++)
         free_space(&c->spaces[i]);
+    rq_conn_qlog_close(c);
     rq_conn_keys_free(c);
     rq_recovery_free(&c->rec);
     rq_sentlog_free(&c->sentlog);
@@ -285,10 +287,14 @@ rq_time rq_conn_next_timeout(const rq_conn *c)
     return t;
 }
 
-static void become_closed(rq_conn *c)
+/* The connection is over. A close that went through closing or draining was logged when it
+ * began (trigger NONE here); the silent ends are logged now. */
+void rq_conn_become_closed(rq_conn *c, rq_time now, rq_qlog_close_trigger trigger)
 {
     if (c->state == RQ_CONN_CLOSED)
         return;
+    if (trigger != RQ_QLOG_CLOSE_TRIGGER_NONE)
+        rq_conn_qlog_closed(c, now, trigger);
     c->state = RQ_CONN_CLOSED;
     rq_conn_event(c, RQ_EV_CLOSED, -1, c->close_code);
 }
@@ -299,14 +305,16 @@ void rq_conn_on_timeout(rq_conn *c, rq_time now)
         return;
     if (c->state == RQ_CONN_CLOSING || c->state == RQ_CONN_DRAINING) {
         if (now >= c->close_deadline)
-            become_closed(c);
+            rq_conn_become_closed(c, now, RQ_QLOG_CLOSE_TRIGGER_NONE);
         return;
     }
     /* RFC 9000 §10.1: an idle connection is closed silently. */
     if (now >= c->idle_deadline || (!c->handshake_complete && now >= c->handshake_deadline)) {
         c->close_code = 0;
         c->close_app = false;
-        become_closed(c);
+        rq_conn_become_closed(c, now,
+                              now >= c->idle_deadline ? RQ_QLOG_CLOSE_IDLE_TIMEOUT
+                                                      : RQ_QLOG_CLOSE_UNSPECIFIED);
         return;
     }
     if (c->keepalive && c->handshake_complete && now >= c->last_ack_eliciting_sent + c->keepalive)
@@ -338,6 +346,7 @@ void rq_conn_close_with(rq_conn *c, rq_time now, uint64_t code, uint64_t frame_t
     c->close_reason_len = n;
     c->state = RQ_CONN_CLOSING;
     c->close_send_pending = true;
+    rq_conn_qlog_closed(c, now, app ? RQ_QLOG_CLOSE_APPLICATION : RQ_QLOG_CLOSE_ERROR);
     /* RFC 9000 §10.2: the closing state lasts at least three PTOs. */
     c->close_deadline = now + 3 * rq_conn_pto(c);
 }
@@ -358,6 +367,7 @@ void rq_conn_enter_draining(rq_conn *c, rq_time now)
         return;
     c->state = RQ_CONN_DRAINING;
     c->close_send_pending = false;
+    rq_conn_qlog_closed(c, now, c->close_app ? RQ_QLOG_CLOSE_APPLICATION : RQ_QLOG_CLOSE_ERROR);
     /* RFC 9000 §10.2.2: drain for three PTOs, sending nothing. */
     c->close_deadline = now + 3 * rq_conn_pto(c);
 }

@@ -17,6 +17,7 @@
 #include "core/ackrecv.h"
 #include "core/cc.h"
 #include "core/cid.h"
+#include "core/qlog.h"
 #include "core/recovery.h"
 #include "core/rtt.h"
 #include "core/rxbuf.h"
@@ -133,7 +134,9 @@ struct rq_conn {
     /* The server also routes the client's first DCID here until the handshake is done. */
     rq_cid routed_odcid;
     bool odcid_routed;
-    bool reclaim;         /* RQ_EV_CLOSED was polled: free on the next endpoint call */
+    bool reclaim;  /* RQ_EV_CLOSED was polled: free on the next endpoint call */
+    rq_qlog *qlog; /* NULL: not logging */
+    void *qlog_ctx;
     struct rq_conn *next; /* endpoint's list */
 };
 
@@ -161,11 +164,22 @@ void rq_conn_close_with(rq_conn *c, rq_time now, uint64_t code, uint64_t frame_t
 /* Closes after a local or peer-caused error code from any module. */
 void rq_conn_fail(rq_conn *c, rq_time now, int err, uint64_t frame_type);
 void rq_conn_enter_draining(rq_conn *c, rq_time now);
+/* Ends the connection now (RQ_EV_CLOSED); trigger: why, for qlog, when it ends silently. */
+void rq_conn_become_closed(rq_conn *c, rq_time now, rq_qlog_close_trigger trigger);
 void rq_conn_touch_idle(rq_conn *c, rq_time now);
 rq_time rq_conn_pto(const rq_conn *c);
 rq_path *rq_conn_active_path(rq_conn *c);
 void rq_conn_event(rq_conn *c, rq_event_type type, int64_t stream_id, uint64_t code);
 void rq_conn_recovery_env(rq_conn *c, rq_recovery_env *env);
+
+/* ---- conn_qlog.c: the connection's qlog events (all no-ops without a log) ---- */
+void rq_conn_qlog_open(rq_conn *c, rq_time now);
+void rq_conn_qlog_close(rq_conn *c);
+void rq_conn_qlog_packet(rq_conn *c, rq_time now, bool sent, rq_pn_space space, uint64_t pn,
+                         size_t length, const rq_frame *frames, size_t nframes);
+void rq_conn_qlog_lost(rq_conn *c, rq_time now, rq_pn_space space, uint64_t pn);
+void rq_conn_qlog_metrics(rq_conn *c, rq_time now);
+void rq_conn_qlog_closed(rq_conn *c, rq_time now, rq_qlog_close_trigger trigger);
 
 /* ---- conn_tls.c ---- */
 int rq_conn_tls_pump(rq_conn *c, rq_time now);

@@ -141,10 +141,10 @@ void rq_conn_on_packet_acked(void *ctx, rq_pn_space space, const rq_sent_packet 
 void rq_conn_on_packet_lost(void *ctx, rq_pn_space space, const rq_sent_packet *p, rq_time now)
 {
     rq_conn *c = ctx;
-    (void)space;
     rq_path *path = packet_path(c, p);
     if (path && p->in_flight)
         rq_cc_on_lost(&path->cc, p->size, p->time_sent, now);
+    rq_conn_qlog_lost(c, now, space, p->pn);
     for_each_record(c, p->token, frame_lost);
 }
 

@@ -63,6 +63,7 @@ static int on_ack(rq_conn *c, rq_pn_space space, const rq_frame *f, rq_time now)
     int rc = rq_recovery_on_ack(&c->rec, space, &f->ack, delay, now, &env);
     if (rc)
         return rc;
+    rq_conn_qlog_metrics(c, now);
     /* RFC 9002 A.6: a client knows the server validated its address once a Handshake packet
      * is acknowledged. */
     if (c->role == RQ_ROLE_CLIENT && space == RQ_PN_SPACE_HANDSHAKE && !c->peer_validated_us) {
@@ -185,9 +186,16 @@ static int on_frame(rq_conn *c, rq_pn_space space, const rq_frame *f, rq_time no
     }
 }
 
+/* Frames of one packet kept for its qlog packet_received event. */
+#define QLOG_FRAMES 16
+typedef struct frame_log {
+    rq_frame f[QLOG_FRAMES];
+    size_t n;
+} frame_log;
+
 /* Runs a decrypted payload's frames. Returns PKT_OK/PKT_DROP/PKT_CLOSED; *ack_eliciting. */
 static int process_frames(rq_conn *c, rq_pn_space space, rq_pkt_type type, const uint8_t *p,
-                          size_t len, rq_time now, bool *ack_eliciting)
+                          size_t len, rq_time now, bool *ack_eliciting, frame_log *fl)
 {
     int rc = rq_frame_check_payload(len);
     if (rc) {
@@ -211,6 +219,8 @@ static int process_frames(rq_conn *c, rq_pn_space space, rq_pkt_type type, const
         }
         if (rq_frame_is_ack_eliciting(f.type))
             *ack_eliciting = true;
+        if (c->qlog && fl->n < QLOG_FRAMES)
+            fl->f[fl->n++] = f;
         if (c->state >= RQ_CONN_DRAINING)
             return PKT_CLOSED;
     }
@@ -263,7 +273,7 @@ static void on_retry(rq_conn *c, const uint8_t *pkt, const rq_pkt_hdr *h, rq_tim
 
 /* RFC 9000 §6.2: a client abandons the attempt on a Version Negotiation packet that arrives
  * before any other packet and does not list the version it chose. */
-static void on_version_negotiation(rq_conn *c, const rq_pkt_hdr *h)
+static void on_version_negotiation(rq_conn *c, const rq_pkt_hdr *h, rq_time now)
 {
     if (c->role != RQ_ROLE_CLIENT || c->got_server_scid || c->retried)
         return;
@@ -277,8 +287,7 @@ static void on_version_negotiation(rq_conn *c, const rq_pkt_hdr *h)
             return;
     c->close_code = 0;
     c->close_app = false;
-    c->state = RQ_CONN_CLOSED;
-    rq_conn_event(c, RQ_EV_CLOSED, -1, 0);
+    rq_conn_become_closed(c, now, RQ_QLOG_CLOSE_VERSION_MISMATCH);
 }
 
 static bool is_stateless_reset(rq_conn *c, const uint8_t *dg, size_t len)
@@ -335,9 +344,12 @@ static int recv_packet(rq_conn *c, uint8_t *pkt, const rq_pkt_hdr *h, rq_time no
     if (rq_ackrecv_is_duplicate(&s->ack, pn))
         return PKT_DROP;
     bool ack_eliciting = false;
-    rc = process_frames(c, sp, h->type, pkt + hdr_len, payload_len, now, &ack_eliciting);
+    frame_log fl;
+    fl.n = 0;
+    rc = process_frames(c, sp, h->type, pkt + hdr_len, payload_len, now, &ack_eliciting, &fl);
     if (rc != PKT_OK)
         return rc;
+    rq_conn_qlog_packet(c, now, false, sp, pn, h->len, fl.f, fl.n);
     (void)rq_ackrecv_on_packet(&s->ack, pn, ack_eliciting, now);
     rq_conn_touch_idle(c, now);
     if (h->type == RQ_PKT_HANDSHAKE && c->role == RQ_ROLE_SERVER) {
@@ -379,14 +391,13 @@ void rq_conn_recv_datagram(rq_conn *c, rq_time now, const rq_path_addr *path, ui
             continue;
         }
         if (h.type == RQ_PKT_VERSION_NEGOTIATION) {
-            on_version_negotiation(c, &h);
+            on_version_negotiation(c, &h, now);
             continue;
         }
         int rc = recv_packet(c, pkt, &h, now);
         if (rc == -1 && last && h.type == RQ_PKT_1RTT && is_stateless_reset(c, dg, len)) {
             c->close_by_peer = true;
-            c->state = RQ_CONN_CLOSED;
-            rq_conn_event(c, RQ_EV_CLOSED, -1, 0);
+            rq_conn_become_closed(c, now, RQ_QLOG_CLOSE_STATELESS_RESET);
             return;
         }
         if (rc == PKT_CLOSED)

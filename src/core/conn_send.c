@@ -30,6 +30,8 @@ typedef struct pkt_build {
     bool ack_eliciting;
     bool padded;
     bool closing;
+    rq_frame frames[16]; /* for qlog; further frames are not logged */
+    size_t nframes;
 } pkt_build;
 
 static int log_frame(rq_conn *c, uint64_t type, uint64_t a, uint64_t b, uint64_t cc, bool fin)
@@ -45,6 +47,8 @@ static bool put_frame(pkt_build *pb, const rq_frame *f)
         return false;
     if (rq_frame_is_ack_eliciting(f->type))
         pb->ack_eliciting = true;
+    if (pb->nframes < sizeof pb->frames / sizeof pb->frames[0])
+        pb->frames[pb->nframes++] = *f;
     return true;
 }
 
@@ -290,6 +294,7 @@ static size_t build_packet(rq_conn *c, rq_pn_space sp, uint8_t *buf, size_t room
  * PADDING frames make up the difference. Also pads to `target` total packet bytes. */
 static void pad_packet(pkt_build *pb, size_t target)
 {
+    uint8_t *before = pb->w.p;
     size_t body = (size_t)(pb->w.p - pb->start) - pb->pos.pn_offset;
     if (body < 4) {
         (void)rq_wr_zeros(&pb->w, 4 - body);
@@ -299,6 +304,11 @@ static void pad_packet(pkt_build *pb, size_t target)
     if (target > now_len && rq_wr_left(&pb->w) >= target - now_len) {
         (void)rq_wr_zeros(&pb->w, target - now_len);
         pb->padded = true;
+    }
+    if (pb->w.p > before && pb->nframes < sizeof pb->frames / sizeof pb->frames[0]) {
+        rq_frame *f = &pb->frames[pb->nframes++];
+        f->type = RQ_FT_PADDING;
+        f->padding.count = (size_t)(pb->w.p - before);
     }
 }
 
@@ -335,6 +345,7 @@ static int seal_packet(rq_conn *c, pkt_build *pb, rq_time now, size_t *len)
         rq_cc_on_sent(&rq_conn_active_path(c)->cc, sp.size, now);
     if (pb->ack_eliciting)
         c->last_ack_eliciting_sent = now;
+    rq_conn_qlog_packet(c, now, true, pb->space, pb->pn, *len, pb->frames, pb->nframes);
     return 0;
 }
 
