@@ -32,6 +32,7 @@ typedef struct pkt_build {
     bool closing;
     rq_frame frames[16]; /* for qlog; further frames are not logged */
     size_t nframes;
+    rq_ack_range ack_ranges[RQ_ACKRECV_MAX_RANGES]; /* the ACK frame's (frames[] points here) */
 } pkt_build;
 
 static int log_frame(rq_conn *c, uint64_t type, uint64_t a, uint64_t b, uint64_t cc, bool fin)
@@ -61,7 +62,8 @@ static unsigned ack_exponent(const rq_conn *c, rq_pn_space sp)
 static void add_ack(rq_conn *c, pkt_build *pb, rq_time now)
 {
     rq_space *s = &c->spaces[pb->space];
-    rq_ack_range ranges[RQ_ACKRECV_MAX_RANGES];
+    /* The ranges live in the packet being built: its qlog record reads them at sealing. */
+    rq_ack_range *ranges = pb->ack_ranges;
     rq_frame f = {.type = RQ_FT_ACK};
     if (rq_ackrecv_build(&s->ack, now, ack_exponent(c, pb->space), ranges, RQ_ACKRECV_MAX_RANGES,
                          &f.ack) != 0)
