@@ -112,6 +112,7 @@ struct rq_conn {
     bool handshake_done_pending; /* server: HANDSHAKE_DONE to (re)send */
     bool peer_validated_us;      /* client: the server has our address (RFC 9002 A.6) */
     bool ping_pending;
+    bool send_one; /* RFC 9002 B.6: one packet may leave on entering recovery, window or not */
     bool connected_event_sent;
 
     /* Timers (RFC 9000 §10.1 idle, §10.2 closing/draining). */

@@ -142,8 +142,15 @@ void rq_conn_on_packet_lost(void *ctx, rq_pn_space space, const rq_sent_packet *
 {
     rq_conn *c = ctx;
     rq_path *path = packet_path(c, p);
-    if (path && p->in_flight)
+    if (path && p->in_flight) {
+        bool was_recovering = path->cc.in_recovery && path->cc.recovery_start == now;
         rq_cc_on_lost(&path->cc, p->size, p->time_sent, now);
+        /* RFC 9002 B.6 (MaybeSendOnePacket): entering recovery may send one packet at once,
+         * even with the window full — this is what resends a lost handshake message when the
+         * window is full of 1-RTT packets the peer cannot read yet. */
+        if (!was_recovering && path->cc.in_recovery && path->cc.recovery_start == now)
+            c->send_one = true;
+    }
     rq_conn_qlog_lost(c, now, space, p->pn);
     for_each_record(c, p->token, frame_lost);
 }

@@ -371,6 +371,9 @@ void rq_conn_recv_datagram(rq_conn *c, rq_time now, const rq_path_addr *path, ui
     if (c->state == RQ_CONN_CLOSED || c->state == RQ_CONN_DRAINING)
         return;
     rq_path *p = rq_conn_active_path(c);
+    rq_recovery_env env;
+    rq_conn_recovery_env(c, &env);
+    bool was_blocked = env.amplification_blocked;
     p->bytes_received += len;
     if (c->state == RQ_CONN_CLOSING) {
         /* RFC 9000 §10.2.1: answer what arrives in the closing state with another
@@ -402,5 +405,11 @@ void rq_conn_recv_datagram(rq_conn *c, rq_time now, const rq_path_addr *path, ui
         }
         if (rc == PKT_CLOSED)
             return;
+    }
+    /* RFC 9002 A.6: a datagram that lifts the anti-amplification limit re-arms the PTO that
+     * the limit had disarmed, or the server would wait forever. */
+    if (was_blocked && c->state < RQ_CONN_CLOSING) {
+        rq_conn_recovery_env(c, &env);
+        rq_recovery_set_timer(&c->rec, now, &env);
     }
 }

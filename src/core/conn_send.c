@@ -26,7 +26,7 @@ typedef struct pkt_build {
     rq_pkt_wpos pos;
     rq_wr w; /* payload writer; its end leaves room for the AEAD tag */
     uint64_t pn;
-    uint64_t log_first;
+    uint64_t log_first, log_end; /* this packet's records in the sent-frame log */
     bool ack_eliciting;
     bool padded;
     bool closing;
@@ -288,6 +288,9 @@ static size_t build_packet(rq_conn *c, rq_pn_space sp, uint8_t *buf, size_t room
     if (pb->w.p == pb->start + pb->pos.pn_offset + pb->pos.pn_len)
         return 0; /* nothing went in after all */
     pb->w.end = buf + room - RQ_AEAD_TAG_LEN;
+    /* The packets of one datagram are sealed together, after all were built: each must end
+     * its own run of records now. */
+    pb->log_end = rq_sentlog_mark(&c->sentlog);
     s->next_pn++;
     return (size_t)(pb->w.p - buf) + RQ_AEAD_TAG_LEN;
 }
@@ -327,11 +330,10 @@ static int seal_packet(rq_conn *c, pkt_build *pb, rq_time now, size_t *len)
                                plain + RQ_AEAD_TAG_LEN, len);
     if (rc)
         return rc;
-    uint64_t end = rq_sentlog_mark(&c->sentlog);
     rq_sent_packet sp = {
         .pn = pb->pn,
         .time_sent = now,
-        .token = rq_sentlog_token(pb->log_first, end),
+        .token = rq_sentlog_token(pb->log_first, pb->log_end),
         .path_id = c->active_path,
         .size = (uint32_t)*len,
         .ack_eliciting = pb->ack_eliciting,
@@ -427,6 +429,7 @@ static int send_close(rq_conn *c, rq_time now, rq_datagram_out *out, size_t limi
         f.close.reason_len = with_reason ? c->close_reason_len : 0;
         if (!put_frame(pb, &f))
             continue;
+        pb->log_end = rq_sentlog_mark(&c->sentlog);
         c->spaces[sp].next_pn++;
         used += (size_t)(pb->w.p - pb->start) + RQ_AEAD_TAG_LEN;
         has_initial |= sp == RQ_PN_SPACE_INITIAL;
@@ -448,6 +451,9 @@ int rq_conn_send(rq_conn *c, rq_time now, rq_datagram_out *out)
         return c->close_send_pending ? send_close(c, now, out, limit) : 0;
     rq_path *p = rq_conn_active_path(c);
     uint64_t window = rq_cc_bytes_available(&p->cc);
+    bool send_one = c->send_one;
+    if (send_one)
+        window = UINT64_MAX;
     rq_conn_maybe_update_keys(c, now);
     pkt_build pkts[3];
     size_t n = 0, used = 0;
@@ -475,6 +481,8 @@ int rq_conn_send(rq_conn *c, rq_time now, rq_datagram_out *out)
     }
     if (n == 0)
         return 0;
+    if (send_one)
+        c->send_one = false;
     bool pad = (c->role == RQ_ROLE_CLIENT && has_initial) || initial_eliciting;
     int rc = finish_datagram(c, pkts, n, pad, limit, now, out);
     if (rc < 0) {
