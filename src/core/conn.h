@@ -112,6 +112,9 @@ struct rq_conn {
     bool handshake_done_pending; /* server: HANDSHAKE_DONE to (re)send */
     bool peer_validated_us;      /* client: the server has our address (RFC 9002 A.6) */
     bool ping_pending;
+    /* RFC 9000 §8.2.2: the answer to the last PATH_CHALLENGE, not yet sent. */
+    bool path_response_pending;
+    uint8_t path_response[8];
     bool send_one; /* RFC 9002 B.6: one packet may leave on entering recovery, window or not */
     bool connected_event_sent;
 

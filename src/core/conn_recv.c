@@ -171,8 +171,13 @@ static int on_frame(rq_conn *c, rq_pn_space space, const rq_frame *f, rq_time no
          * retiring it, or one never issued, is a PROTOCOL_VIOLATION. */
         return RQ_ERR_PROTOCOL_VIOLATION;
     case RQ_FT_PATH_CHALLENGE:
+        /* RFC 9000 §8.2.2: echo the data in a PATH_RESPONSE (one per challenge; a newer
+         * challenge replaces an unanswered older one). */
+        memcpy(c->path_response, f->path.data, sizeof c->path_response);
+        c->path_response_pending = true;
+        return 0;
     case RQ_FT_PATH_RESPONSE:
-        return 0; /* path validation comes with migration */
+        return 0; /* we send no challenges yet (path validation comes with migration) */
     case RQ_FT_CONNECTION_CLOSE:
     case RQ_FT_CONNECTION_CLOSE_APP:
         on_peer_close(c, f, now);

@@ -28,6 +28,7 @@ typedef struct pkt_build {
     uint64_t pn;
     uint64_t log_first, log_end; /* this packet's records in the sent-frame log */
     bool ack_eliciting;
+    bool path_response; /* RFC 9000 §8.2.2: its datagram is padded to 1200 bytes */
     bool padded;
     bool closing;
     rq_frame frames[16]; /* for qlog; further frames are not logged */
@@ -208,7 +209,7 @@ static bool space_has_eliciting(rq_conn *c, rq_pn_space sp, rq_time now)
     if (sp != RQ_PN_SPACE_APPLICATION || !app_ready(c))
         return false;
     rq_frame f;
-    if (c->handshake_done_pending || c->ping_pending ||
+    if (c->handshake_done_pending || c->ping_pending || c->path_response_pending ||
         rq_streams_next_conn_ctrl(&c->streams, now, active_rtt(c), &f))
         return true;
     return rq_streams_next_sender(&c->streams) != NULL;
@@ -269,6 +270,16 @@ static size_t build_packet(rq_conn *c, rq_pn_space sp, uint8_t *buf, size_t room
             rq_frame f = {.type = RQ_FT_HANDSHAKE_DONE};
             if (put_frame(pb, &f) && log_frame(c, RQ_FT_HANDSHAKE_DONE, 0, 0, 0, false) == 0)
                 c->handshake_done_pending = false;
+        }
+        if (sp == RQ_PN_SPACE_APPLICATION && c->path_response_pending) {
+            /* RFC 9000 §13.3: PATH_RESPONSE is not repeated if lost; the peer challenges
+             * again. */
+            rq_frame f = {.type = RQ_FT_PATH_RESPONSE};
+            memcpy(f.path.data, c->path_response, sizeof f.path.data);
+            if (put_frame(pb, &f)) {
+                c->path_response_pending = false;
+                pb->path_response = true;
+            }
         }
         if (sp == RQ_PN_SPACE_APPLICATION)
             add_conn_ctrl(c, pb, now);
@@ -458,6 +469,7 @@ int rq_conn_send(rq_conn *c, rq_time now, rq_datagram_out *out)
     pkt_build pkts[3];
     size_t n = 0, used = 0;
     bool has_initial = false, initial_eliciting = false, sent_handshake = false;
+    bool path_response = false;
     for (int sp = 0; sp < 3; sp++) {
         rq_space *s = &c->spaces[sp];
         if (!s->has_tx || s->discarded || limit <= used)
@@ -477,13 +489,15 @@ int rq_conn_send(rq_conn *c, rq_time now, rq_datagram_out *out)
             initial_eliciting = pkts[n].ack_eliciting;
         }
         sent_handshake |= sp == RQ_PN_SPACE_HANDSHAKE;
+        path_response |= pkts[n].path_response;
         n++;
     }
     if (n == 0)
         return 0;
     if (send_one)
         c->send_one = false;
-    bool pad = (c->role == RQ_ROLE_CLIENT && has_initial) || initial_eliciting;
+    /* RFC 9000 §14.1 (Initial) and §8.2.2 (PATH_RESPONSE): datagrams of at least 1200 bytes. */
+    bool pad = (c->role == RQ_ROLE_CLIENT && has_initial) || initial_eliciting || path_response;
     int rc = finish_datagram(c, pkts, n, pad, limit, now, out);
     if (rc < 0) {
         rq_conn_fail(c, now, rc, 0);
