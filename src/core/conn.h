@@ -23,6 +23,7 @@
 #include "core/rxbuf.h"
 #include "core/sentlog.h"
 #include "core/streams.h"
+#include "core/token.h"
 #include "core/tparams.h"
 #include "core/txbuf.h"
 #include "crypto/crypto.h"
@@ -112,6 +113,11 @@ struct rq_conn {
     bool handshake_done_pending; /* server: HANDSHAKE_DONE to (re)send */
     bool peer_validated_us;      /* client: the server has our address (RFC 9002 A.6) */
     bool ping_pending;
+    bool new_token_pending; /* server: a NEW_TOKEN to send (RFC 9000 §8.1.3) */
+    /* client: the last NEW_TOKEN received, for a future connection's Initial (the token
+     * store that uses it comes with 0-RTT and resumption). */
+    uint8_t new_token[RQ_TOKEN_MAX_LEN];
+    size_t new_token_len;
     /* RFC 9000 §8.2.2: the answer to the last PATH_CHALLENGE, not yet sent. */
     bool path_response_pending;
     uint8_t path_response[8];

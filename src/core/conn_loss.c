@@ -108,6 +108,8 @@ static void frame_lost(rq_conn *c, const rq_sent_frame *r)
             (void)rq_txbuf_on_lost(&s->crypto_tx, r->b, (size_t)r->c, false);
     } else if (r->type == RQ_FT_HANDSHAKE_DONE) {
         c->handshake_done_pending = true; /* RFC 9000 §13.3: sent again until acknowledged */
+    } else if (r->type == RQ_FT_NEW_TOKEN) {
+        c->new_token_pending = true;
     } else if (is_stream_family(r->type)) {
         rq_frame f;
         record_to_frame(r, &f);

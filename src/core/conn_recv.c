@@ -160,7 +160,12 @@ static int on_frame(rq_conn *c, rq_pn_space space, const rq_frame *f, rq_time no
     case RQ_FT_CRYPTO:
         return on_crypto(c, space, f, now);
     case RQ_FT_NEW_TOKEN:
-        return 0; /* the client's token store comes later */
+        /* RFC 9000 §8.1.3: kept for a later connection (the token store comes with 0-RTT). */
+        if (f->new_token.length <= sizeof c->new_token) {
+            memcpy(c->new_token, f->new_token.token, f->new_token.length);
+            c->new_token_len = f->new_token.length;
+        }
+        return 0;
     case RQ_FT_NEW_CONNECTION_ID:
         /* RFC 9000 §19.15: an endpoint using zero-length CIDs cannot be given new ones. */
         if (c->dcid.len == 0)

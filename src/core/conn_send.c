@@ -49,8 +49,12 @@ static bool put_frame(pkt_build *pb, const rq_frame *f)
         return false;
     if (rq_frame_is_ack_eliciting(f->type))
         pb->ack_eliciting = true;
-    if (pb->nframes < sizeof pb->frames / sizeof pb->frames[0])
-        pb->frames[pb->nframes++] = *f;
+    if (pb->nframes < sizeof pb->frames / sizeof pb->frames[0]) {
+        rq_frame *copy = &pb->frames[pb->nframes++];
+        *copy = *f;
+        if (f->type == RQ_FT_NEW_TOKEN)
+            copy->new_token.token = NULL; /* the bytes are gone by sealing; qlog needs the length */
+    }
     return true;
 }
 
@@ -186,6 +190,23 @@ static void add_streams(rq_conn *c, pkt_build *pb, rq_time now)
             return;
 }
 
+/* RFC 9000 §8.1.3: a NEW_TOKEN bound to the client's address; a lost one is replaced by a
+ * fresh token rather than repeated (§13.3 lets either happen). */
+static void add_new_token(rq_conn *c, pkt_build *pb, rq_time now)
+{
+    uint8_t token[RQ_TOKEN_MAX_LEN];
+    size_t len;
+    rq_endpoint *ep = c->ep;
+    if (rq_token_issue_new(&ep->token_key, now / RQ_MS, &rq_conn_active_path(c)->addr.remote,
+                           ep->rnd, ep->rnd_ctx, token, sizeof token, &len) != 0)
+        return;
+    rq_frame f = {.type = RQ_FT_NEW_TOKEN};
+    f.new_token.token = token;
+    f.new_token.length = len;
+    if (put_frame(pb, &f) && log_frame(c, RQ_FT_NEW_TOKEN, 0, 0, 0, false) == 0)
+        c->new_token_pending = false;
+}
+
 static void add_ping(rq_conn *c, pkt_build *pb)
 {
     rq_frame f = {.type = RQ_FT_PING};
@@ -210,6 +231,7 @@ static bool space_has_eliciting(rq_conn *c, rq_pn_space sp, rq_time now)
         return false;
     rq_frame f;
     if (c->handshake_done_pending || c->ping_pending || c->path_response_pending ||
+        (c->new_token_pending && c->handshake_confirmed) ||
         rq_streams_next_conn_ctrl(&c->streams, now, active_rtt(c), &f))
         return true;
     return rq_streams_next_sender(&c->streams) != NULL;
@@ -281,6 +303,8 @@ static size_t build_packet(rq_conn *c, rq_pn_space sp, uint8_t *buf, size_t room
                 pb->path_response = true;
             }
         }
+        if (sp == RQ_PN_SPACE_APPLICATION && c->new_token_pending && c->handshake_confirmed)
+            add_new_token(c, pb, now);
         if (sp == RQ_PN_SPACE_APPLICATION)
             add_conn_ctrl(c, pb, now);
         add_crypto(c, pb);

@@ -101,6 +101,9 @@ static void on_handshake_complete(rq_conn *c, rq_time now)
      * client with HANDSHAKE_DONE (RFC 9000 §19.20). */
     if (c->role == RQ_ROLE_SERVER) {
         c->handshake_done_pending = true;
+        /* RFC 9000 §8.1.3: a token for the client's next connection, so that it can skip a
+         * Retry. */
+        c->new_token_pending = true;
         rq_conn_confirm_handshake(c, now);
     }
     rq_conn_touch_idle(c, now);
