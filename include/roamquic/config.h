@@ -95,6 +95,11 @@ typedef struct rq_qlog_callbacks {
 /* Installs qlog callbacks (copied; NULL removes them). */
 RQ_API void rq_config_set_qlog(rq_config *cfg, const rq_qlog_callbacks *cb);
 
+/* A readable log: one line at a time (no trailing newline), for conditions an operator should
+ * know about, e.g. that stateless resets will not survive a restart. */
+typedef void (*rq_log_fn)(void *ctx, const char *line);
+RQ_API void rq_config_set_log(rq_config *cfg, rq_log_fn fn, void *ctx);
+
 /* Server: validate every new client's address with a Retry first (RFC 9000 §8.1.2). */
 RQ_API void rq_config_set_retry(rq_config *cfg, bool retry);
 

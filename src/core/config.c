@@ -134,6 +134,12 @@ void rq_config_set_qlog(rq_config *cfg, const rq_qlog_callbacks *cb)
         cfg->qlog = *cb;
 }
 
+void rq_config_set_log(rq_config *cfg, rq_log_fn fn, void *ctx)
+{
+    cfg->log = fn;
+    cfg->log_ctx = ctx;
+}
+
 void rq_config_set_retry(rq_config *cfg, bool retry)
 {
     cfg->retry = retry;

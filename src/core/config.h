@@ -11,6 +11,8 @@ struct rq_config {
     rq_transport_settings transport;
     rq_tls_config *tls;
     bool retry;
+    rq_log_fn log;
+    void *log_ctx;
     bool have_qlog;
     rq_qlog_callbacks qlog;
     bool have_static_keys;

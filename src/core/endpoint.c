@@ -98,6 +98,10 @@ rq_endpoint *rq_endpoint_new(const rq_config *cfg, rq_random_fn rnd, void *rnd_c
         rc = rq_ep_random(ep, ep->reset_key, 32);
         if (!rc)
             rc = rq_ep_random(ep, token_key, 32);
+        if (!rc && cfg->role == RQ_ROLE_SERVER && cfg->log)
+            cfg->log(cfg->log_ctx, "roamquic: no static keys configured: generated random ones; "
+                                   "stateless resets and address tokens will not survive a "
+                                   "restart (rq_config_set_static_keys)");
     }
     if (!rc)
         rc = rq_seal_key_init(&ep->token_key, token_key);
