@@ -48,14 +48,15 @@ typedef struct rq_datagram_out {
 
 typedef enum rq_event_type {
     RQ_EV_NONE = 0,
-    RQ_EV_CONNECTED = 1,       /* the handshake completed (conn) */
-    RQ_EV_ACCEPTED = 2,        /* server: a new connection from a client (conn) */
-    RQ_EV_STREAM_OPENED = 3,   /* the peer opened stream_id */
-    RQ_EV_STREAM_READABLE = 4, /* stream_id has data (or its FIN) to read */
-    RQ_EV_STREAM_WRITABLE = 5, /* stream_id can take more data */
-    RQ_EV_STREAM_RESET = 6,    /* the peer reset stream_id with error_code */
-    RQ_EV_STREAM_STOPPED = 7,  /* the peer asked us to stop sending on stream_id */
-    RQ_EV_CLOSED = 8,          /* the connection is closed; error_code/app/reason say why */
+    RQ_EV_CONNECTED = 1,         /* the handshake completed (conn) */
+    RQ_EV_ACCEPTED = 2,          /* server: a new connection from a client (conn) */
+    RQ_EV_STREAM_OPENED = 3,     /* the peer opened stream_id */
+    RQ_EV_STREAM_READABLE = 4,   /* stream_id has data (or its FIN) to read */
+    RQ_EV_STREAM_WRITABLE = 5,   /* stream_id can take more data */
+    RQ_EV_STREAM_RESET = 6,      /* the peer reset stream_id with error_code */
+    RQ_EV_STREAM_STOPPED = 7,    /* the peer asked us to stop sending on stream_id */
+    RQ_EV_CLOSED = 8,            /* the connection is closed; error_code/app/reason say why */
+    RQ_EV_STREAMS_AVAILABLE = 9, /* the peer raised its stream limit (uni says which kind) */
 } rq_event_type;
 
 typedef struct rq_event {
@@ -65,6 +66,7 @@ typedef struct rq_event {
     uint64_t error_code; /* RQ_EV_STREAM_RESET/STOPPED: the app code; CLOSED: the close code */
     bool app_error;      /* CLOSED: error_code is an application code (else transport) */
     bool by_peer;        /* CLOSED: the peer closed (else we did, or the idle timer) */
+    bool uni;            /* STREAMS_AVAILABLE: unidirectional (else bidirectional) streams */
 } rq_event;
 
 /* A new endpoint using cfg (borrowed: it must outlive the endpoint). rnd supplies every
@@ -116,8 +118,9 @@ RQ_API int rq_conn_update_keys(rq_conn *conn, rq_time now);
 /* The connection's negotiated ALPN (NULL/0 before the handshake or without ALPN). */
 RQ_API const uint8_t *rq_conn_alpn(const rq_conn *conn, size_t *len);
 
-/* Streams (RFC 9000 §2). Opens a local stream: RQ_ERR_STREAM_LIMIT when the peer's limit is
- * reached (an RQ_EV_STREAM_WRITABLE... later raises it). */
+/* Streams (RFC 9000 §2). Opens a local stream; RQ_ERR_STREAM_LIMIT while the peer's limit
+ * is reached (RQ_EV_STREAMS_AVAILABLE tells when it rises), also before the handshake has told
+ * us the peer's limits. */
 RQ_API int rq_stream_open(rq_conn *conn, bool bidi, int64_t *stream_id);
 
 /* Queues data (and FIN) on a stream. Returns the bytes accepted (possibly fewer than len

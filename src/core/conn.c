@@ -3,6 +3,7 @@
 
 #include "core/alloc.h"
 #include "core/endpoint.h"
+#include "core/wire.h"
 #include "crypto/reset_token.h"
 
 #include <string.h>
@@ -56,7 +57,7 @@ void rq_conn_recovery_env(rq_conn *c, rq_recovery_env *env)
 
 void rq_conn_event(rq_conn *c, rq_event_type type, int64_t stream_id, uint64_t code)
 {
-    rq_event ev = {type, c, stream_id, code, false, false};
+    rq_event ev = {type, c, stream_id, code, false, false, false};
     if (type == RQ_EV_CLOSED) {
         ev.app_error = c->close_app;
         ev.by_peer = c->close_by_peer;
@@ -325,8 +326,18 @@ void rq_conn_on_timeout(rq_conn *c, rq_time now)
         rq_recovery_probe probe;
         rq_conn_recovery_env(c, &env);
         rq_recovery_on_timeout(&c->rec, now, &env, &probe);
-        if (probe.count)
-            c->spaces[probe.space].probes_due = probe.count;
+        if (probe.count) {
+            rq_space *s = &c->spaces[probe.space];
+            s->probes_due = probe.count;
+            /* RFC 9002 §6.2.4: a probe should carry data the peer has not acknowledged. In
+             * the handshake spaces that is the CRYPTO stream: everything unacknowledged goes
+             * again, so a twice-lost Finished cannot leave only bare PINGs going out. */
+            rq_txbuf *tb = &s->crypto_tx;
+            if (probe.space != RQ_PN_SPACE_APPLICATION && !s->discarded &&
+                tb->sent_off > tb->acked_off)
+                (void)rq_txbuf_on_lost(tb, tb->acked_off, (size_t)(tb->sent_off - tb->acked_off),
+                                       false);
+        }
     }
 }
 
@@ -336,7 +347,8 @@ void rq_conn_close_with(rq_conn *c, rq_time now, uint64_t code, uint64_t frame_t
     if (c->state >= RQ_CONN_CLOSING)
         return;
     c->close_code = code;
-    c->close_frame_type = frame_type;
+    /* Both go out as varints: a value past 2^62-1 (never one of ours) would not encode. */
+    c->close_frame_type = frame_type <= RQ_VARINT_MAX ? frame_type : 0;
     c->close_app = app;
     c->close_by_peer = false;
     size_t n = reason ? strlen(reason) : 0;
@@ -376,7 +388,8 @@ void rq_conn_enter_draining(rq_conn *c, rq_time now)
 
 int rq_conn_close(rq_conn *c, rq_time now, uint64_t app_error, const char *reason)
 {
-    if (!c)
+    /* RFC 9000 §19.19: the code travels as a varint. */
+    if (!c || app_error > RQ_VARINT_MAX)
         return RQ_ERR_INVALID_ARG;
     if (c->state >= RQ_CONN_CLOSING)
         return 0;

@@ -220,6 +220,10 @@ bool rq_conn_count_auth_failure(rq_conn *c, rq_aead_alg alg);
 void rq_conn_recv_datagram(rq_conn *c, rq_time now, const rq_path_addr *path, uint8_t *dg,
                            size_t len);
 
+/* Whether dg is a Stateless Reset for this connection (RFC 9000 §10.3.1); if so the connection
+ * ends at once. */
+bool rq_conn_check_stateless_reset(rq_conn *c, rq_time now, const uint8_t *dg, size_t len);
+
 /* ---- conn_send.c ---- */
 /* Writes the connection's next datagram into out; 1 if one was written, 0 if nothing to send. */
 int rq_conn_send(rq_conn *c, rq_time now, rq_datagram_out *out);

@@ -122,9 +122,16 @@ static int on_stream_frames(rq_conn *c, const rq_frame *f)
             rq_conn_event(c, RQ_EV_STREAM_WRITABLE, (int64_t)f->max_stream_data.stream_id, 0);
         return rc;
     case RQ_FT_MAX_STREAMS_BIDI:
-    case RQ_FT_MAX_STREAMS_UNI:
-        return rq_streams_on_max_streams(&c->streams, t == RQ_FT_MAX_STREAMS_UNI,
-                                         f->max_streams.max);
+    case RQ_FT_MAX_STREAMS_UNI: {
+        bool uni = t == RQ_FT_MAX_STREAMS_UNI;
+        uint64_t before = c->streams.peer_max_streams[uni];
+        rc = rq_streams_on_max_streams(&c->streams, uni, f->max_streams.max);
+        if (!rc && c->streams.peer_max_streams[uni] > before) {
+            rq_event ev = {RQ_EV_STREAMS_AVAILABLE, c, -1, 0, false, false, uni};
+            (void)rq_ep_push_event(c->ep, &ev);
+        }
+        return rc;
+    }
     case RQ_FT_DATA_BLOCKED:
         rq_streams_on_data_blocked(&c->streams, f->data_blocked.limit);
         return 0;
@@ -215,7 +222,9 @@ static int process_frames(rq_conn *c, rq_pn_space space, rq_pkt_type type, const
     rq_rd r = rq_rd_init(p, len);
     *ack_eliciting = false;
     while (rq_rd_left(&r) > 0) {
+        /* A frame that fails to decode has no type to report (RFC 9000 §19.19: 0 then). */
         rq_frame f;
+        f.type = 0;
         rc = rq_frame_decode(&r, &f);
         if (!rc)
             rc = rq_frame_allowed(f.type, type, c->role);
@@ -305,6 +314,17 @@ static bool is_stateless_reset(rq_conn *c, const uint8_t *dg, size_t len)
     /* RFC 9000 §10.3.1: the token for sequence 0 came in the server's transport parameters. */
     return c->role == RQ_ROLE_CLIENT && c->have_peer_tp && c->peer_tp.has_stateless_reset_token &&
            rq_reset_matches(dg, len, c->peer_tp.stateless_reset_token);
+}
+
+bool rq_conn_check_stateless_reset(rq_conn *c, rq_time now, const uint8_t *dg, size_t len)
+{
+    if (c->state >= RQ_CONN_DRAINING || !is_stateless_reset(c, dg, len))
+        return false;
+    c->close_by_peer = true;
+    c->close_code = 0;
+    /* RFC 9000 §10.3.1: a recognised reset ends the connection without sending anything. */
+    rq_conn_become_closed(c, now, RQ_QLOG_CLOSE_STATELESS_RESET);
+    return true;
 }
 
 /* Removes packet protection: header protection, packet number recovery (RFC 9000 §17.1),
@@ -408,11 +428,9 @@ void rq_conn_recv_datagram(rq_conn *c, rq_time now, const rq_path_addr *path, ui
             continue;
         }
         int rc = recv_packet(c, pkt, &h, now);
-        if (rc == -1 && last && h.type == RQ_PKT_1RTT && is_stateless_reset(c, dg, len)) {
-            c->close_by_peer = true;
-            rq_conn_become_closed(c, now, RQ_QLOG_CLOSE_STATELESS_RESET);
+        if (rc == -1 && last && h.type == RQ_PKT_1RTT &&
+            rq_conn_check_stateless_reset(c, now, dg, len))
             return;
-        }
         if (rc == PKT_CLOSED)
             return;
     }

@@ -1,5 +1,6 @@
 /* The application's stream calls (include/roamquic/endpoint.h) on a connection. */
 #include "core/conn.h"
+#include "core/wire.h"
 
 static bool usable(const rq_conn *c)
 {
@@ -42,14 +43,14 @@ ptrdiff_t rq_stream_read(rq_conn *c, int64_t stream_id, void *buf, size_t cap, b
 
 int rq_stream_reset(rq_conn *c, int64_t stream_id, uint64_t app_error)
 {
-    if (!usable(c) || stream_id < 0)
+    if (!usable(c) || stream_id < 0 || app_error > RQ_VARINT_MAX)
         return RQ_ERR_INVALID_ARG;
     return rq_streams_reset(&c->streams, (uint64_t)stream_id, app_error);
 }
 
 int rq_stream_stop_sending(rq_conn *c, int64_t stream_id, uint64_t app_error)
 {
-    if (!usable(c) || stream_id < 0)
+    if (!usable(c) || stream_id < 0 || app_error > RQ_VARINT_MAX)
         return RQ_ERR_INVALID_ARG;
     return rq_streams_stop_sending(&c->streams, (uint64_t)stream_id, app_error);
 }

@@ -365,6 +365,14 @@ int rq_endpoint_recv(rq_endpoint *ep, rq_time now, const rq_datagram *dg)
         rq_conn_recv_datagram(c, now, &dg->path, ep->scratch, dg->len);
         return 0;
     }
+    /* RFC 9000 §10.3.1: a datagram no connection claims may be a Stateless Reset: its
+     * random leading bytes do not route it, so compare its tail with every connection's
+     * token. */
+    if (h.type == RQ_PKT_1RTT) {
+        for (c = ep->conns; c; c = c->next)
+            if (rq_conn_check_stateless_reset(c, now, dg->data, dg->len))
+                return 0;
+    }
     if (ep->cfg->role == RQ_ROLE_SERVER && h.type == RQ_PKT_INITIAL)
         accept_initial(ep, now, dg, &h);
     else if (ep->cfg->role == RQ_ROLE_SERVER)

@@ -353,14 +353,11 @@ static void run_restart(uint8_t client_cid_len, bool static_keys, uint64_t clien
 /* RFC 9000 §10.3, §10.3.1: a server restarted with the same static reset key answers the
  * client's next 1-RTT packet with a Stateless Reset (short-header form, smaller than the
  * trigger, ending with the token of the CID the client uses); the client recognises it and
- * closes at once (RQ_EV_CLOSED when the reset arrives).
- * NOT RUN with the default 8-byte client CID: fails today. rq_endpoint_recv (endpoint.c)
- * routes the reset by its first bytes as a short-header DCID; they are random, find_conn finds
- * no connection, and a client endpoint drops the datagram without comparing its last 16 bytes
- * against the reset tokens of its connections. RFC 9000 §10.3.1: the comparison MUST be made
- * when the first packet of a datagram cannot be associated with a connection (or cannot be
- * decrypted). The client then only closes at its idle timeout, 30 s later. With a zero-length
- * client CID (routing by address) the same scenario passes: see the next case. */
+ * closes at once (RQ_EV_CLOSED when the reset arrives). With the default 8-byte client CID
+ * the reset's random leading bytes route it to no connection, so the endpoint must compare its
+ * tail with every connection's token (RFC 9000 §10.3.1; regression: it once dropped it and the
+ * client only closed at its idle timeout). The next case does the same with a zero-length
+ * client CID (routing by address). */
 static void test_stateless_reset_after_restart_rfc9000_10_3(void)
 {
     qpair p;
@@ -473,10 +470,7 @@ int main(void)
     RQ_RUN(test_reset_with_other_key_not_recognised_rfc9000_10_3_2);
     RQ_RUN(test_application_close_rfc9000_10_2);
     /* Known library bug (see the case's comment): enable once fixed. */
-    if (getenv("RQ_RUN_KNOWN_BUGS"))
-        RQ_RUN(test_stateless_reset_after_restart_rfc9000_10_3);
-    else
-        (void)test_stateless_reset_after_restart_rfc9000_10_3;
+    RQ_RUN(test_stateless_reset_after_restart_rfc9000_10_3);
     if (rq_mem_live() != live) {
         fprintf(stderr, "leak: %lld allocations\n", (long long)(rq_mem_live() - live));
         return 1;

@@ -6,11 +6,14 @@
 #include "link.h"
 #include "qnode.h"
 #include "rqtest.h"
+#include "trace.h"
 
 #include "core/alloc.h"
+
 #include "core/conn.h"
 #include "core/packet.h"
 #include "core/pn.h"
+#include <stdlib.h>
 
 static const rq_addr CLIENT_ADDR = {RQ_AF_INET4, 50000, {10, 0, 0, 1}, 0};
 static const rq_addr SERVER_ADDR = {RQ_AF_INET4, 443, {10, 0, 0, 2}, 0};
@@ -103,6 +106,8 @@ static void expect_close(const char *name, const char *hex, uint64_t code)
         fprintf(stderr, "  %s: rc %d, server closed %d code 0x%llx, client closed %d code 0x%llx\n",
                 name, rc, e.server->closed, (unsigned long long)e.server->close_code,
                 e.client->closed, (unsigned long long)e.client->close_code);
+    if (rc && getenv("RQ_DEBUG_TRACE"))
+        sim_trace_dump_tail(sim_get_trace(e.s), stderr, 30);
     RQ_CHECK_ERR(rc, RQ_OK);
     RQ_CHECK(!e.server->close_by_peer && !e.server->close_app);
     RQ_CHECK_EQ_U64(e.server->close_code, code);
