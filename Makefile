@@ -27,12 +27,12 @@ deps:
 
 release: deps
 	@cmake -S . -B $(RELEASE_DIR) -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=Release \
-	    -DCMAKE_C_FLAGS_RELEASE=-O2 >/dev/null
+	    -DCMAKE_C_FLAGS_RELEASE=-O2 -DRQ_TEST_HOOKS=ON >/dev/null
 	@cmake --build $(RELEASE_DIR) -j$(JOBS)
 
 asan: deps
 	@cmake -S . -B $(ASAN_DIR) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
-	    -DCMAKE_C_FLAGS_DEBUG="-g -O1" -DRQ_SANITIZE=ON -DRQ_FUZZ=ON \
+	    -DCMAKE_C_FLAGS_DEBUG="-g -O1" -DRQ_SANITIZE=ON -DRQ_FUZZ=ON -DRQ_TEST_HOOKS=ON \
 	    -DRQ_FUZZ_SECONDS=$(FUZZ_SECONDS) >/dev/null
 	@cmake --build $(ASAN_DIR) -j$(JOBS)
 
@@ -45,7 +45,8 @@ test-quick: release
 
 soak: deps
 	@cmake -S . -B $(SOAK_DIR) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
-	    -DCMAKE_C_FLAGS_DEBUG="-g -O1" -DRQ_SANITIZE=ON -DRQ_FUZZ=ON -DRQ_FUZZ_SECONDS=600 >/dev/null
+	    -DCMAKE_C_FLAGS_DEBUG="-g -O1" -DRQ_SANITIZE=ON -DRQ_FUZZ=ON -DRQ_TEST_HOOKS=ON \
+	    -DRQ_FUZZ_SECONDS=600 >/dev/null
 	@cmake --build $(SOAK_DIR) -j$(JOBS)
 	cd $(SOAK_DIR) && RQ_TEST_SCALE=20 RQ_FUZZ_SEED=0 $(CTEST)
 

@@ -509,11 +509,13 @@ void rq_tls_free(rq_tls *tls)
     rq_mem_free(tls);
 }
 
+#ifdef RQ_TEST_HOOKS
 void rq_tls_test_omit_transport_params(rq_tls *tls)
 {
     if (tls)
         tls->omit_tp = true;
 }
+#endif
 
 /* ---- driving -------------------------------------------------------------------------------- */
 

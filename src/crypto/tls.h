@@ -218,9 +218,12 @@ int rq_tls_alpn(const rq_tls *tls, const uint8_t **proto, size_t *len);
  * server, or before completion. */
 bool rq_tls_peer_verified(const rq_tls *tls);
 
+#ifdef RQ_TEST_HOOKS
 /* TEST ONLY: makes tls omit the quic_transport_parameters extension, so that tests can prove
  * the peer's missing_extension handling (RFC 9001 §8.2). Call before rq_tls_start. A real
- * connection never calls this. */
+ * connection never calls this; only builds with RQ_TEST_HOOKS (tests, never the installed
+ * library) have it. */
 void rq_tls_test_omit_transport_params(rq_tls *tls);
+#endif
 
 #endif
