@@ -189,7 +189,15 @@ int rq_conn_new(rq_endpoint *ep, rq_role role, rq_time now, const rq_path_addr *
     rq_recovery_init(&c->rec, 0);
     rq_sentlog_init(&c->sentlog, SENTLOG_MAX_RECORDS);
     init_streams(c, t);
+    rq_cids_init(&c->cids, t->active_connection_id_limit);
+    if (role == RQ_ROLE_SERVER)
+        rq_cids_set_peer0(&c->cids, &c->dcid, NULL); /* the client's SCID, sequence 0 */
     int rc = build_local_tp(c, t);
+    uint8_t token0[RQ_RESET_TOKEN_LEN];
+    if (!rc)
+        rc = rq_reset_token_derive(ep->reset_key, &c->scid, token0);
+    if (!rc)
+        rq_cids_set_local0(&c->cids, &c->scid, token0);
     if (!rc)
         rc = rq_conn_install_initial_keys(c);
     if (!rc)
@@ -382,6 +390,28 @@ void rq_conn_enter_draining(rq_conn *c, rq_time now)
     rq_conn_qlog_closed(c, now, c->close_app ? RQ_QLOG_CLOSE_APPLICATION : RQ_QLOG_CLOSE_ERROR);
     /* RFC 9000 §10.2.2: drain for three PTOs, sending nothing. */
     c->close_deadline = now + 3 * rq_conn_pto(c);
+}
+
+void rq_conn_issue_cids(rq_conn *c)
+{
+    rq_endpoint *ep = c->ep;
+    size_t len = ep->cfg->transport.local_cid_len;
+    /* RFC 9000 §19.15: an endpoint using zero-length CIDs sends no NEW_CONNECTION_ID. */
+    if (len == 0 || !c->have_peer_tp || !c->handshake_confirmed)
+        return;
+    size_t room = rq_cids_room(&c->cids, c->peer_tp.active_connection_id_limit);
+    for (size_t i = 0; i < room; i++) {
+        rq_cid cid;
+        uint8_t token[RQ_RESET_TOKEN_LEN];
+        if (rq_ep_new_cid(ep, len, &cid) != 0 ||
+            rq_reset_token_derive(ep->reset_key, &cid, token) != 0 ||
+            rq_cidmap_insert(&ep->cids, &cid, c) != 0)
+            return;
+        if (rq_cids_issue(&c->cids, &cid, token) != 0) {
+            rq_cidmap_remove(&ep->cids, &cid);
+            return;
+        }
+    }
 }
 
 /* ---- the public per-connection API ---- */

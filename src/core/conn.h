@@ -17,6 +17,7 @@
 #include "core/ackrecv.h"
 #include "core/cc.h"
 #include "core/cid.h"
+#include "core/cids.h"
 #include "core/qlog.h"
 #include "core/recovery.h"
 #include "core/rtt.h"
@@ -82,8 +83,10 @@ struct rq_conn {
     uint32_t active_path;
 
     /* Connection IDs (RFC 9000 §5.1, §7.2). */
+    rq_cids cids;        /* issued by us and by the peer, with sequence numbers and tokens */
+    rq_cid rx_dcid;      /* the DCID of the packet being processed (§19.16) */
     rq_cid scid;         /* ours, sequence 0 */
-    rq_cid dcid;         /* the peer's, in use */
+    rq_cid dcid;         /* the peer's, in use (rq_cids_dcid once the peer's SCID is known) */
     rq_cid odcid;        /* the DCID of the client's first Initial */
     rq_cid initial_dcid; /* what Initial keys derive from (changes after a Retry) */
     rq_cid retry_scid;   /* client: the SCID of the Retry it accepted */
@@ -196,6 +199,10 @@ int rq_conn_tls_pump(rq_conn *c, rq_time now);
 int rq_conn_install_initial_keys(rq_conn *c);
 void rq_conn_discard_space(rq_conn *c, rq_pn_space space, rq_time now);
 void rq_conn_confirm_handshake(rq_conn *c, rq_time now);
+
+/* Issues new CIDs up to the peer's active_connection_id_limit (RFC 9000 §5.1.1), routing
+ * each to this connection. */
+void rq_conn_issue_cids(rq_conn *c);
 
 /* ---- conn_keys.c ---- */
 /* Opens a 1-RTT packet whose header protection is removed, choosing the key by its key-phase

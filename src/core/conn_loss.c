@@ -91,6 +91,10 @@ static void frame_acked(rq_conn *c, const rq_sent_frame *r)
         rq_space *s = &c->spaces[r->a];
         if (!s->discarded)
             (void)rq_txbuf_on_acked(&s->crypto_tx, r->b, (size_t)r->c, false);
+    } else if (r->type == RQ_FT_NEW_CONNECTION_ID) {
+        rq_cids_on_new_acked(&c->cids, r->a);
+    } else if (r->type == RQ_FT_RETIRE_CONNECTION_ID) {
+        rq_cids_on_retire_acked(&c->cids, r->a);
     } else if (is_stream_family(r->type)) {
         rq_frame f;
         record_to_frame(r, &f);
@@ -110,6 +114,10 @@ static void frame_lost(rq_conn *c, const rq_sent_frame *r)
         c->handshake_done_pending = true; /* RFC 9000 §13.3: sent again until acknowledged */
     } else if (r->type == RQ_FT_NEW_TOKEN) {
         c->new_token_pending = true;
+    } else if (r->type == RQ_FT_NEW_CONNECTION_ID) {
+        rq_cids_on_new_lost(&c->cids, r->a);
+    } else if (r->type == RQ_FT_RETIRE_CONNECTION_ID) {
+        rq_cids_on_retire_lost(&c->cids, r->a);
     } else if (is_stream_family(r->type)) {
         rq_frame f;
         record_to_frame(r, &f);

@@ -146,6 +146,35 @@ static int on_stream_frames(rq_conn *c, const rq_frame *f)
     return RQ_ERR_INTERNAL;
 }
 
+static int on_new_cid(rq_conn *c, const rq_frame *f)
+{
+    /* RFC 9000 §19.15: an endpoint using zero-length CIDs cannot be given new ones. */
+    if (c->dcid.len == 0)
+        return RQ_ERR_PROTOCOL_VIOLATION;
+    bool changed = false;
+    int rc = rq_cids_on_new(&c->cids, f->new_cid.seq, f->new_cid.retire_prior_to, &f->new_cid.cid,
+                            f->new_cid.reset_token, &changed);
+    if (!rc && changed)
+        c->dcid = *rq_cids_dcid(&c->cids); /* §5.1.2: stop using retired CIDs */
+    return rc;
+}
+
+static int on_retire_cid(rq_conn *c, const rq_frame *f)
+{
+    /* RFC 9000 §19.16: an endpoint that gave out a zero-length CID has none to retire. */
+    if (c->scid.len == 0)
+        return RQ_ERR_PROTOCOL_VIOLATION;
+    rq_cid retired;
+    bool found = false;
+    int rc = rq_cids_on_retire(&c->cids, f->retire_cid.seq, &c->rx_dcid, &retired, &found);
+    if (rc || !found)
+        return rc;
+    rq_cidmap_remove(&c->ep->cids, &retired);
+    /* RFC 9000 §5.1.1: a retired CID is replaced. */
+    rq_conn_issue_cids(c);
+    return 0;
+}
+
 static void on_peer_close(rq_conn *c, const rq_frame *f, rq_time now)
 {
     c->close_code = f->close.error_code;
@@ -174,14 +203,9 @@ static int on_frame(rq_conn *c, rq_pn_space space, const rq_frame *f, rq_time no
         }
         return 0;
     case RQ_FT_NEW_CONNECTION_ID:
-        /* RFC 9000 §19.15: an endpoint using zero-length CIDs cannot be given new ones. */
-        if (c->dcid.len == 0)
-            return RQ_ERR_PROTOCOL_VIOLATION;
-        return 0; /* spare CIDs are kept by the migration layer (not yet) */
+        return on_new_cid(c, f);
     case RQ_FT_RETIRE_CONNECTION_ID:
-        /* RFC 9000 §19.16: we issued only sequence 0, which is the one this packet used:
-         * retiring it, or one never issued, is a PROTOCOL_VIOLATION. */
-        return RQ_ERR_PROTOCOL_VIOLATION;
+        return on_retire_cid(c, f);
     case RQ_FT_PATH_CHALLENGE:
         /* RFC 9000 §8.2.2: echo the data in a PATH_RESPONSE (one per challenge; a newer
          * challenge replaces an unanswered older one). */
@@ -311,9 +335,9 @@ static void on_version_negotiation(rq_conn *c, const rq_pkt_hdr *h, rq_time now)
 
 static bool is_stateless_reset(rq_conn *c, const uint8_t *dg, size_t len)
 {
-    /* RFC 9000 §10.3.1: the token for sequence 0 came in the server's transport parameters. */
-    return c->role == RQ_ROLE_CLIENT && c->have_peer_tp && c->peer_tp.has_stateless_reset_token &&
-           rq_reset_matches(dg, len, c->peer_tp.stateless_reset_token);
+    /* RFC 9000 §10.3.1: the tokens of the peer's active CIDs (sequence 0's from a server's
+     * transport parameters, the others from NEW_CONNECTION_ID); retired ones no longer count. */
+    return rq_cids_reset_matches(&c->cids, dg, len);
 }
 
 bool rq_conn_check_stateless_reset(rq_conn *c, rq_time now, const uint8_t *dg, size_t len)
@@ -355,6 +379,8 @@ static int recv_packet(rq_conn *c, uint8_t *pkt, const rq_pkt_hdr *h, rq_time no
     if (h->type == RQ_PKT_0RTT || s->discarded || !s->has_rx)
         return PKT_DROP;
     if (!check_server_scid(c, h))
+        return PKT_DROP;
+    if (!rq_pkt_hdr_dcid(h, &c->rx_dcid))
         return PKT_DROP;
     uint64_t pn;
     size_t hdr_len, payload_len;

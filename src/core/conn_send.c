@@ -207,6 +207,24 @@ static void add_new_token(rq_conn *c, pkt_build *pb, rq_time now)
         c->new_token_pending = false;
 }
 
+/* NEW_CONNECTION_ID and RETIRE_CONNECTION_ID due (RFC 9000 §5.1, §19.15, §19.16). */
+static void add_cid_frames(rq_conn *c, pkt_build *pb)
+{
+    rq_frame f;
+    for (int i = 0; i < RQ_CIDS_MAX_LOCAL && rq_cids_next_new(&c->cids, &f); i++) {
+        if (!put_frame(pb, &f) ||
+            log_frame(c, RQ_FT_NEW_CONNECTION_ID, f.new_cid.seq, 0, 0, false) != 0)
+            return;
+        rq_cids_on_new_sent(&c->cids, f.new_cid.seq);
+    }
+    for (int i = 0; i < RQ_CIDS_MAX_RETIRING && rq_cids_next_retire(&c->cids, &f); i++) {
+        if (!put_frame(pb, &f) ||
+            log_frame(c, RQ_FT_RETIRE_CONNECTION_ID, f.retire_cid.seq, 0, 0, false) != 0)
+            return;
+        rq_cids_on_retire_sent(&c->cids, f.retire_cid.seq);
+    }
+}
+
 static void add_ping(rq_conn *c, pkt_build *pb)
 {
     rq_frame f = {.type = RQ_FT_PING};
@@ -230,6 +248,8 @@ static bool space_has_eliciting(rq_conn *c, rq_pn_space sp, rq_time now)
     if (sp != RQ_PN_SPACE_APPLICATION || !app_ready(c))
         return false;
     rq_frame f;
+    if (rq_cids_next_new(&c->cids, &f) || rq_cids_next_retire(&c->cids, &f))
+        return true;
     if (c->handshake_done_pending || c->ping_pending || c->path_response_pending ||
         (c->new_token_pending && c->handshake_confirmed) ||
         rq_streams_next_conn_ctrl(&c->streams, now, active_rtt(c), &f))
@@ -305,8 +325,10 @@ static size_t build_packet(rq_conn *c, rq_pn_space sp, uint8_t *buf, size_t room
         }
         if (sp == RQ_PN_SPACE_APPLICATION && c->new_token_pending && c->handshake_confirmed)
             add_new_token(c, pb, now);
-        if (sp == RQ_PN_SPACE_APPLICATION)
+        if (sp == RQ_PN_SPACE_APPLICATION) {
+            add_cid_frames(c, pb);
             add_conn_ctrl(c, pb, now);
+        }
         add_crypto(c, pb);
         if (sp == RQ_PN_SPACE_APPLICATION && app_ready(c))
             add_streams(c, pb, now);

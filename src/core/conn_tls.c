@@ -76,6 +76,10 @@ static int apply_peer_tp(rq_conn *c, const uint8_t *data, size_t len)
         return rc;
     const rq_tparams *tp = &c->peer_tp;
     c->peer_max_ack_delay = tp->max_ack_delay * RQ_MS;
+    /* RFC 9000 §10.3: the server's handshake CID comes with its reset token here. */
+    if (c->role == RQ_ROLE_CLIENT)
+        rq_cids_set_peer0(&c->cids, &c->dcid,
+                          tp->has_stateless_reset_token ? tp->stateless_reset_token : NULL);
     rq_streams_peer_params pp = {
         .max_data = tp->initial_max_data,
         .max_stream_data_bidi_local = tp->initial_max_stream_data_bidi_local,
@@ -179,4 +183,6 @@ void rq_conn_confirm_handshake(rq_conn *c, rq_time now)
     rq_recovery_env env;
     rq_conn_recovery_env(c, &env);
     rq_recovery_set_timer(&c->rec, now, &env);
+    /* RFC 9000 §5.1.1: give the peer spare CIDs, so that it can change paths. */
+    rq_conn_issue_cids(c);
 }

@@ -130,6 +130,10 @@ static void unlink_conn(rq_endpoint *ep, rq_conn *c)
         }
     if (ep->send_cursor == c)
         ep->send_cursor = c->next;
+    /* Every CID the connection issued is routed to it (RFC 9000 §5.1.1). */
+    for (size_t i = 0; i < c->cids.nlocal; i++)
+        if (c->cids.local[i].cid.len)
+            rq_cidmap_remove(&ep->cids, &c->cids.local[i].cid);
     if (c->scid.len)
         rq_cidmap_remove(&ep->cids, &c->scid);
     if (c->odcid_routed)

@@ -188,6 +188,37 @@ static void test_ack_range_underflow_rfc9000_19_3(void)
     expect_close("ack_underflow", "02 02 00 01 00 05 00", 0x07);
 }
 
+/* MIG-19.16-01: RETIRE_CONNECTION_ID for a sequence number never issued: PROTOCOL_VIOLATION. */
+static void test_retire_unissued_cid_mig_19_16_01(void)
+{
+    expect_close("retire_unissued", "19 32", 0x0a);
+}
+
+/* MIG-5.1.1-06: more active CIDs than the server's active_connection_id_limit (4) after the
+ * frames are processed: CONNECTION_ID_LIMIT_ERROR. */
+static void test_too_many_cids_mig_5_1_1_06(void)
+{
+    expect_close(
+        "cid_limit",
+        "18 0a 00 08 10 10 10 10 10 10 10 10 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 11 18 0b "
+        "00 08 12 12 12 12 12 12 12 12 13 13 13 13 13 13 13 13 13 13 13 13 13 13 13 13 18 0c 00 08 "
+        "14 14 14 14 14 14 14 14 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15 18 0d 00 08 16 16 "
+        "16 16 16 16 16 16 17 17 17 17 17 17 17 17 17 17 17 17 17 17 17 17 18 0e 00 08 18 18 18 18 "
+        "18 18 18 18 19 19 19 19 19 19 19 19 19 19 19 19 19 19 19 19",
+        0x09);
+}
+
+/* MIG-19.15-01: a NEW_CONNECTION_ID with a zero-length CID, and MIG-19.15-06: one whose Retire
+ * Prior To exceeds its sequence number: FRAME_ENCODING_ERROR. */
+static void test_bad_new_cid_frames_mig_19_15_01(void)
+{
+    expect_close("cid_len0", "18 05 00 00 aa aa aa aa aa aa aa aa aa aa aa aa aa aa aa aa", 0x07);
+    expect_close(
+        "cid_rpt",
+        "18 03 04 08 bb bb bb bb bb bb bb bb cc cc cc cc cc cc cc cc cc cc cc cc cc cc cc cc",
+        0x07);
+}
+
 int main(void)
 {
     int64_t live = rq_mem_live();
@@ -202,6 +233,9 @@ int main(void)
     RQ_RUN(test_ack_of_unsent_packet_rfc9000_13_1);
     RQ_RUN(test_crypto_buffer_exceeded_rfc9000_7_5);
     RQ_RUN(test_ack_range_underflow_rfc9000_19_3);
+    RQ_RUN(test_retire_unissued_cid_mig_19_16_01);
+    RQ_RUN(test_too_many_cids_mig_5_1_1_06);
+    RQ_RUN(test_bad_new_cid_frames_mig_19_15_01);
     if (rq_mem_live() != live)
         fprintf(stderr, "leak: %lld allocations\n", (long long)(rq_mem_live() - live));
     return rq_test_summary();

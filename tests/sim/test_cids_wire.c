@@ -1,0 +1,133 @@
+/* Connection IDs on the wire (RFC 9000 §5.1, §19.15), asserted on the decrypted trace: each
+ * side gives the other spare CIDs after the handshake, numbered from 1 without gaps, never
+ * more than the peer's active_connection_id_limit allows, every value and reset token
+ * distinct; an endpoint using zero-length CIDs issues none. */
+#include "qpair.h"
+#include "qtrace.h"
+#include "rqtest.h"
+
+#include "core/alloc.h"
+
+typedef struct cid_run {
+    qpair p;
+    qtrace qt;
+} cid_run;
+
+static int run_upload(cid_run *r, uint64_t seed, const rq_transport_settings *client_t)
+{
+    memset(r, 0, sizeof *r);
+    sim_link_cfg link = {.delay = 10 * RQ_MS, .rate_bps = 50000000};
+    rq_config *c = qpair_config(RQ_ROLE_CLIENT, client_t, 0);
+    rq_config *s = qpair_config(RQ_ROLE_SERVER, NULL, 0);
+    if (!c || !s)
+        return RQ_ERR_NOMEM;
+    qtrace_config(&r->qt, c);
+    qtrace_config(&r->qt, s);
+    int rc = qpair_new(&r->p, seed, &link, c, s, false);
+    if (!rc)
+        rc = qtrace_attach(&r->qt, r->p.s);
+    if (!rc)
+        rc = sim_qapp_connect(r->p.client, &QPAIR_SERVER_ADDR, "localhost", 1, 200000);
+    if (!rc)
+        rc = sim_run_until_pred(r->p.s, qpair_upload_done, &r->p, 20 * RQ_SEC);
+    if (!rc) /* a few more round trips for the CIDs' acknowledgements */
+        rc = sim_run_until(r->p.s, sim_now(r->p.s) + 200 * RQ_MS);
+    return rc;
+}
+
+typedef struct issued {
+    uint64_t seq[32];
+    rq_cid cid[32];
+    uint8_t token[32][RQ_RESET_TOKEN_LEN];
+    size_t n;
+} issued;
+
+/* The distinct NEW_CONNECTION_ID frames one direction carried (repeats after loss folded). */
+static void collect(const cid_run *r, int dir, issued *out)
+{
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; i < r->qt.count; i++) {
+        const qtrace_pkt *p = &r->qt.pkts[i];
+        if (p->dir != dir)
+            continue;
+        for (size_t f = p->first_frame; f < p->first_frame + p->frame_count; f++) {
+            const rq_frame *fr = &r->qt.frames[f];
+            if (fr->type != RQ_FT_NEW_CONNECTION_ID)
+                continue;
+            bool seen = false;
+            for (size_t k = 0; k < out->n; k++)
+                seen |= out->seq[k] == fr->new_cid.seq;
+            if (seen || out->n == 32)
+                continue;
+            out->seq[out->n] = fr->new_cid.seq;
+            out->cid[out->n] = fr->new_cid.cid;
+            memcpy(out->token[out->n], fr->new_cid.reset_token, RQ_RESET_TOKEN_LEN);
+            out->n++;
+        }
+    }
+}
+
+/* MIG-5.1.1-02 (sequence numbers 1, 2, 3... without gaps), MIG-5.1.1-04 (the peer is given
+ * spare CIDs up to its limit), MIG-5.1.1-05 (never more than its active_connection_id_limit:
+ * limit - 1 besides the handshake CID), MIG-5.1-02 (no CID value twice, the handshake CID
+ * included), MIG-10.3.2-04 (no reset token twice). */
+static void test_new_cids_on_the_wire_mig_5_1_1_02(void)
+{
+    cid_run r;
+    RQ_CHECK_ERR(run_upload(&r, 0x71, NULL), RQ_OK);
+    RQ_CHECK_EQ_U64(r.qt.st.undecryptable, 0);
+    for (int dir = 0; dir < 2; dir++) {
+        issued is;
+        collect(&r, dir, &is);
+        /* The receiver's limit, as advertised on the wire. */
+        uint64_t limit = r.qt.tp[1 - dir].active_connection_id_limit;
+        RQ_CHECK(limit >= 2);
+        uint64_t want = (limit < 8 ? limit : 8) - 1;
+        RQ_CHECK_EQ_U64(is.n, want);
+        for (size_t k = 0; k < is.n; k++) {
+            bool found = false;
+            for (size_t j = 0; j < is.n; j++)
+                found |= is.seq[j] == k + 1;
+            RQ_CHECK(found);
+            const rq_cid *hs = &r.qt.tp[dir].initial_scid;
+            RQ_CHECK(!rq_cid_eq(&is.cid[k], hs));
+            for (size_t j = 0; j < k; j++) {
+                RQ_CHECK(!rq_cid_eq(&is.cid[k], &is.cid[j]));
+                RQ_CHECK(memcmp(is.token[k], is.token[j], RQ_RESET_TOKEN_LEN) != 0);
+            }
+        }
+        printf("  %s issued %zu CIDs (peer limit %llu)\n", dir ? "server" : "client", is.n,
+               (unsigned long long)limit);
+    }
+    qpair_free(&r.p);
+    qtrace_free(&r.qt);
+}
+
+/* MIG-19.15-02: an endpoint using zero-length CIDs sends no NEW_CONNECTION_ID. */
+static void test_zero_length_cid_issues_none_mig_19_15_02(void)
+{
+    cid_run r;
+    rq_transport_settings t;
+    rq_transport_defaults(&t);
+    t.local_cid_len = 0;
+    RQ_CHECK_ERR(run_upload(&r, 0x72, &t), RQ_OK);
+    issued is;
+    collect(&r, QTRACE_C2S, &is);
+    RQ_CHECK_EQ_INT(is.n, 0);
+    /* The server still gives the client spare CIDs of its own: the client sends to
+     * non-zero-length CIDs, so it may receive NEW_CONNECTION_ID (§19.15). */
+    collect(&r, QTRACE_S2C, &is);
+    RQ_CHECK_EQ_INT(is.n, 3);
+    qpair_free(&r.p);
+    qtrace_free(&r.qt);
+}
+
+int main(void)
+{
+    int64_t live = rq_mem_live();
+    RQ_RUN(test_new_cids_on_the_wire_mig_5_1_1_02);
+    RQ_RUN(test_zero_length_cid_issues_none_mig_19_15_02);
+    if (rq_mem_live() != live)
+        fprintf(stderr, "leak: %lld allocations\n", (long long)(rq_mem_live() - live));
+    return rq_test_summary();
+}
