@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-    build-essential cmake pkg-config git
+    build-essential cmake pkg-config git python3   # python3: tests/checklist-coverage
     clang libclang-rt-14-dev clang-format   # sanitizer and libFuzzer runtimes, format check
     libgnutls28-dev nettle-dev              # TLS 1.3 and packet protection
     openssl                                 # bench/crypto prints `openssl speed` as a ceiling
