@@ -66,18 +66,6 @@ void rq_conn_event(rq_conn *c, rq_event_type type, int64_t stream_id, uint64_t c
     (void)rq_ep_push_event(c->ep, &ev);
 }
 
-static void init_path(rq_path *p, uint32_t id, const rq_path_addr *addr, bool validated)
-{
-    memset(p, 0, sizeof *p);
-    p->in_use = true;
-    p->id = id;
-    p->addr = *addr;
-    p->validated = validated;
-    p->max_datagram = RQ_CC_INITIAL_DATAGRAM_SIZE;
-    rq_rtt_init(&p->rtt);
-    rq_cc_init(&p->cc, &rq_cc_newreno_ops, RQ_CC_INITIAL_DATAGRAM_SIZE);
-}
-
 static void init_spaces(rq_conn *c, rq_time max_ack_delay)
 {
     for (int i = 0; i < 3; i++) {
@@ -184,7 +172,8 @@ int rq_conn_new(rq_endpoint *ep, rq_role role, rq_time now, const rq_path_addr *
     c->handshake_deadline =
         t->handshake_timeout_ms ? now + t->handshake_timeout_ms * RQ_MS : RQ_TIME_NEVER;
     /* RFC 9000 §8: a client never limits what it sends to the server's address. */
-    init_path(&c->paths[0], 0, path, role == RQ_ROLE_CLIENT || params->address_validated);
+    rq_conn_path_init(&c->paths[0], 0, path, role == RQ_ROLE_CLIENT || params->address_validated);
+    c->paths[0].last_recv = now;
     init_spaces(c, t->max_ack_delay_ms * RQ_MS);
     rq_recovery_init(&c->rec, 0);
     rq_sentlog_init(&c->sentlog, SENTLOG_MAX_RECORDS);
@@ -293,6 +282,7 @@ rq_time rq_conn_next_timeout(const rq_conn *c)
         t = min_time(t, c->last_ack_eliciting_sent + c->keepalive);
     if (c->has_rx_prev)
         t = min_time(t, c->rx_prev_discard);
+    t = min_time(t, rq_conn_paths_next_timeout(c));
     return t;
 }
 
@@ -329,6 +319,9 @@ void rq_conn_on_timeout(rq_conn *c, rq_time now)
     if (c->keepalive && c->handshake_complete && now >= c->last_ack_eliciting_sent + c->keepalive)
         c->ping_pending = true;
     rq_conn_keys_on_timeout(c, now);
+    rq_conn_paths_on_timeout(c, now);
+    if (c->state >= RQ_CONN_CLOSING)
+        return;
     if (now >= rq_recovery_deadline(&c->rec)) {
         rq_recovery_env env;
         rq_recovery_probe probe;

@@ -47,6 +47,19 @@ typedef struct rq_path {
     uint64_t bytes_sent;
     bool validated;
     size_t max_datagram; /* RFC 9000 §14: 1200 until path MTU discovery raises it */
+
+    /* Path validation (RFC 9000 §8.2). Challenges outstanding, newest first; a response to
+     * any of them validates the path (§8.2.3), each retransmission carries fresh data. */
+    bool validating;
+    bool challenge_due; /* a PATH_CHALLENGE should go out on this path now */
+    uint8_t challenges[3][8];
+    unsigned nchallenges;
+    rq_time next_challenge;      /* when to challenge again (one PTO later) */
+    rq_time validation_deadline; /* §8.2.4: give up then */
+    /* §8.2.2: the answer to the last PATH_CHALLENGE that arrived on this path. */
+    bool response_due;
+    uint8_t response[8];
+    rq_time last_recv; /* the last time a datagram arrived on this path */
 } rq_path;
 
 /* One packet number space (RFC 9000 §12.3) with its keys and CRYPTO stream. */
@@ -81,6 +94,12 @@ struct rq_conn {
     rq_streams streams;
     rq_path paths[RQ_MAX_PATHS];
     uint32_t active_path;
+    uint32_t fallback_path;      /* RFC 9000 §9.3.2: the last validated path, if validation of
+                                    a new one fails (== active_path when there is none) */
+    uint32_t tx_path;            /* the path of the datagram being built */
+    uint32_t rx_path;            /* the path of the datagram being processed */
+    uint64_t largest_nonprobing; /* §9.3: only the highest-numbered non-probing packet moves us */
+    bool has_nonprobing;
 
     /* Connection IDs (RFC 9000 §5.1, §7.2). */
     rq_cids cids;        /* issued by us and by the peer, with sequence numbers and tokens */
@@ -121,9 +140,7 @@ struct rq_conn {
      * store that uses it comes with 0-RTT and resumption). */
     uint8_t new_token[RQ_TOKEN_MAX_LEN];
     size_t new_token_len;
-    /* RFC 9000 §8.2.2: the answer to the last PATH_CHALLENGE, not yet sent. */
-    bool path_response_pending;
-    uint8_t path_response[8];
+
     bool send_one; /* RFC 9002 B.6: one packet may leave on entering recovery, window or not */
     bool connected_event_sent;
 
@@ -203,6 +220,23 @@ void rq_conn_confirm_handshake(rq_conn *c, rq_time now);
 /* Issues new CIDs up to the peer's active_connection_id_limit (RFC 9000 §5.1.1), routing
  * each to this connection. */
 void rq_conn_issue_cids(rq_conn *c);
+
+/* ---- conn_path.c: paths, path validation, the peer's address changes (RFC 9000 §8, §9) ---- */
+/* The path a datagram arrived on (created if new: up to RQ_MAX_PATHS, the least recently used
+ * unvalidated non-active one is recycled); NULL when none can be had. */
+rq_path *rq_conn_path_for(rq_conn *c, const rq_path_addr *addr, rq_time now);
+/* A PATH_CHALLENGE arrived on path p: answer it there (§8.2.2). */
+void rq_conn_path_on_challenge(rq_conn *c, rq_path *p, const uint8_t data[8]);
+/* A PATH_RESPONSE arrived (on any path, §8.2.2): validates the path whose challenge it echoes. */
+void rq_conn_path_on_response(rq_conn *c, const uint8_t data[8], rq_time now);
+/* A non-probing packet numbered pn arrived on path p (§9.3): the peer may have moved. */
+void rq_conn_path_on_nonprobing(rq_conn *c, rq_path *p, uint64_t pn, rq_time now);
+/* Fills a challenge for path p into data (fresh random bytes, §8.2.1). */
+int rq_conn_path_new_challenge(rq_conn *c, rq_path *p, uint8_t data[8], rq_time now);
+/* Validation timers: retransmit challenges, give up (§8.2.4, §9.3.2). */
+void rq_conn_paths_on_timeout(rq_conn *c, rq_time now);
+rq_time rq_conn_paths_next_timeout(const rq_conn *c);
+void rq_conn_path_init(rq_path *p, uint32_t id, const rq_path_addr *addr, bool validated);
 
 /* ---- conn_keys.c ---- */
 /* Opens a 1-RTT packet whose header protection is removed, choosing the key by its key-phase

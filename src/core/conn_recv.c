@@ -207,13 +207,11 @@ static int on_frame(rq_conn *c, rq_pn_space space, const rq_frame *f, rq_time no
     case RQ_FT_RETIRE_CONNECTION_ID:
         return on_retire_cid(c, f);
     case RQ_FT_PATH_CHALLENGE:
-        /* RFC 9000 §8.2.2: echo the data in a PATH_RESPONSE (one per challenge; a newer
-         * challenge replaces an unanswered older one). */
-        memcpy(c->path_response, f->path.data, sizeof c->path_response);
-        c->path_response_pending = true;
+        rq_conn_path_on_challenge(c, &c->paths[c->rx_path], f->path.data);
         return 0;
     case RQ_FT_PATH_RESPONSE:
-        return 0; /* we send no challenges yet (path validation comes with migration) */
+        rq_conn_path_on_response(c, f->path.data, now);
+        return 0;
     case RQ_FT_CONNECTION_CLOSE:
     case RQ_FT_CONNECTION_CLOSE_APP:
         on_peer_close(c, f, now);
@@ -234,9 +232,11 @@ typedef struct frame_log {
     size_t n;
 } frame_log;
 
-/* Runs a decrypted payload's frames. Returns PKT_OK/PKT_DROP/PKT_CLOSED; *ack_eliciting. */
+/* Runs a decrypted payload's frames. Returns PKT_OK/PKT_DROP/PKT_CLOSED; *ack_eliciting, and
+ * *non_probing when a frame other than the probing ones (RFC 9000 §9.1) was there. */
 static int process_frames(rq_conn *c, rq_pn_space space, rq_pkt_type type, const uint8_t *p,
-                          size_t len, rq_time now, bool *ack_eliciting, frame_log *fl)
+                          size_t len, rq_time now, bool *ack_eliciting, bool *non_probing,
+                          frame_log *fl)
 {
     int rc = rq_frame_check_payload(len);
     if (rc) {
@@ -262,6 +262,8 @@ static int process_frames(rq_conn *c, rq_pn_space space, rq_pkt_type type, const
         }
         if (rq_frame_is_ack_eliciting(f.type))
             *ack_eliciting = true;
+        if (!rq_frame_is_probing(f.type))
+            *non_probing = true;
         if (c->qlog && fl->n < QLOG_FRAMES)
             fl->f[fl->n++] = f;
         if (c->state >= RQ_CONN_DRAINING)
@@ -399,19 +401,22 @@ static int recv_packet(rq_conn *c, uint8_t *pkt, const rq_pkt_hdr *h, rq_time no
     }
     if (rq_ackrecv_is_duplicate(&s->ack, pn))
         return PKT_DROP;
-    bool ack_eliciting = false;
+    bool ack_eliciting = false, non_probing = false;
     frame_log fl;
     fl.n = 0;
-    rc = process_frames(c, sp, h->type, pkt + hdr_len, payload_len, now, &ack_eliciting, &fl);
+    rc = process_frames(c, sp, h->type, pkt + hdr_len, payload_len, now, &ack_eliciting,
+                        &non_probing, &fl);
     if (rc != PKT_OK)
         return rc;
+    if (h->type == RQ_PKT_1RTT && non_probing)
+        rq_conn_path_on_nonprobing(c, &c->paths[c->rx_path], pn, now);
     rq_conn_qlog_packet(c, now, false, sp, pn, h->len, fl.f, fl.n);
     (void)rq_ackrecv_on_packet(&s->ack, pn, ack_eliciting, now);
     rq_conn_touch_idle(c, now);
     if (h->type == RQ_PKT_HANDSHAKE && c->role == RQ_ROLE_SERVER) {
         /* RFC 9000 §8.1: a Handshake packet proves the client's address; RFC 9001 §4.9.1: the
          * server's Initial keys go once it has processed one. */
-        rq_conn_active_path(c)->validated = true;
+        c->paths[c->rx_path].validated = true;
         rq_conn_discard_space(c, RQ_PN_SPACE_INITIAL, now);
         rq_recovery_env env;
         rq_conn_recovery_env(c, &env);
@@ -423,14 +428,18 @@ static int recv_packet(rq_conn *c, uint8_t *pkt, const rq_pkt_hdr *h, rq_time no
 void rq_conn_recv_datagram(rq_conn *c, rq_time now, const rq_path_addr *path, uint8_t *dg,
                            size_t len)
 {
-    (void)path;
     if (c->state == RQ_CONN_CLOSED || c->state == RQ_CONN_DRAINING)
         return;
-    rq_path *p = rq_conn_active_path(c);
+    /* RFC 9000 §8, §9: the datagram's 4-tuple is a path of its own. */
+    rq_path *p = rq_conn_path_for(c, path, now);
+    if (!p)
+        return;
+    c->rx_path = p->id;
     rq_recovery_env env;
     rq_conn_recovery_env(c, &env);
     bool was_blocked = env.amplification_blocked;
     p->bytes_received += len;
+    p->last_recv = now;
     if (c->state == RQ_CONN_CLOSING) {
         /* RFC 9000 §10.2.1: answer what arrives in the closing state with another
          * CONNECTION_CLOSE (the send side limits how often). */

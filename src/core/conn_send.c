@@ -207,6 +207,27 @@ static void add_new_token(rq_conn *c, pkt_build *pb, rq_time now)
         c->new_token_pending = false;
 }
 
+/* PATH_CHALLENGE and PATH_RESPONSE due on the path this datagram goes out on (RFC 9000 §8.2):
+ * at most one challenge per packet (§8.2.1), the response on the path the challenge came
+ * on (§8.2.2). Neither is repeated when lost (§13.3): a new challenge carries new data. */
+static void add_path_frames(rq_conn *c, pkt_build *pb, rq_path *p, rq_time now)
+{
+    if (p->response_due) {
+        rq_frame f = {.type = RQ_FT_PATH_RESPONSE};
+        memcpy(f.path.data, p->response, sizeof f.path.data);
+        if (put_frame(pb, &f)) {
+            p->response_due = false;
+            pb->path_response = true;
+        }
+    }
+    if (p->challenge_due) {
+        rq_frame f = {.type = RQ_FT_PATH_CHALLENGE};
+        if (rq_wr_left(&pb->w) >= 9 && rq_conn_path_new_challenge(c, p, f.path.data, now) == 0 &&
+            put_frame(pb, &f))
+            pb->path_response = true; /* padded the same way (§8.2.1) */
+    }
+}
+
 /* NEW_CONNECTION_ID and RETIRE_CONNECTION_ID due (RFC 9000 §5.1, §19.15, §19.16). */
 static void add_cid_frames(rq_conn *c, pkt_build *pb)
 {
@@ -250,7 +271,10 @@ static bool space_has_eliciting(rq_conn *c, rq_pn_space sp, rq_time now)
     rq_frame f;
     if (rq_cids_next_new(&c->cids, &f) || rq_cids_next_retire(&c->cids, &f))
         return true;
-    if (c->handshake_done_pending || c->ping_pending || c->path_response_pending ||
+    const rq_path *ap = &c->paths[c->active_path];
+    if (ap->challenge_due || ap->response_due)
+        return true;
+    if (c->handshake_done_pending || c->ping_pending ||
         (c->new_token_pending && c->handshake_confirmed) ||
         rq_streams_next_conn_ctrl(&c->streams, now, active_rtt(c), &f))
         return true;
@@ -313,16 +337,8 @@ static size_t build_packet(rq_conn *c, rq_pn_space sp, uint8_t *buf, size_t room
             if (put_frame(pb, &f) && log_frame(c, RQ_FT_HANDSHAKE_DONE, 0, 0, 0, false) == 0)
                 c->handshake_done_pending = false;
         }
-        if (sp == RQ_PN_SPACE_APPLICATION && c->path_response_pending) {
-            /* RFC 9000 §13.3: PATH_RESPONSE is not repeated if lost; the peer challenges
-             * again. */
-            rq_frame f = {.type = RQ_FT_PATH_RESPONSE};
-            memcpy(f.path.data, c->path_response, sizeof f.path.data);
-            if (put_frame(pb, &f)) {
-                c->path_response_pending = false;
-                pb->path_response = true;
-            }
-        }
+        if (sp == RQ_PN_SPACE_APPLICATION)
+            add_path_frames(c, pb, &c->paths[c->tx_path], now);
         if (sp == RQ_PN_SPACE_APPLICATION && c->new_token_pending && c->handshake_confirmed)
             add_new_token(c, pb, now);
         if (sp == RQ_PN_SPACE_APPLICATION) {
@@ -391,7 +407,7 @@ static int seal_packet(rq_conn *c, pkt_build *pb, rq_time now, size_t *len)
         .pn = pb->pn,
         .time_sent = now,
         .token = rq_sentlog_token(pb->log_first, pb->log_end),
-        .path_id = c->active_path,
+        .path_id = c->tx_path,
         .size = (uint32_t)*len,
         .ack_eliciting = pb->ack_eliciting,
         /* RFC 9002 §2: ack-eliciting or padded packets count in flight. */
@@ -403,16 +419,15 @@ static int seal_packet(rq_conn *c, pkt_build *pb, rq_time now, size_t *len)
     if (rc)
         return rc;
     if (sp.in_flight)
-        rq_cc_on_sent(&rq_conn_active_path(c)->cc, sp.size, now);
+        rq_cc_on_sent(&c->paths[c->tx_path].cc, sp.size, now);
     if (pb->ack_eliciting)
         c->last_ack_eliciting_sent = now;
     rq_conn_qlog_packet(c, now, true, pb->space, pb->pn, *len, pb->frames, pb->nframes);
     return 0;
 }
 
-static size_t datagram_limit(rq_conn *c, const rq_datagram_out *out)
+static size_t datagram_limit(rq_conn *c, const rq_path *p, const rq_datagram_out *out)
 {
-    rq_path *p = rq_conn_active_path(c);
     size_t limit = out->cap < p->max_datagram ? out->cap : p->max_datagram;
     if (c->have_peer_tp && c->peer_tp.max_udp_payload_size < limit)
         limit = (size_t)c->peer_tp.max_udp_payload_size;
@@ -448,7 +463,7 @@ static int finish_datagram(rq_conn *c, pkt_build *pkts, size_t n, bool pad, size
             return rc;
         off += len;
     }
-    rq_path *p = rq_conn_active_path(c);
+    rq_path *p = &c->paths[c->tx_path];
     p->bytes_sent += off;
     out->len = off;
     out->path = p->addr;
@@ -499,13 +514,47 @@ static int send_close(rq_conn *c, rq_time now, rq_datagram_out *out, size_t limi
     return finish_datagram(c, pkts, n, pad, limit, now, out);
 }
 
+/* A datagram on a path other than the active one, carrying only probing frames (RFC 9000
+ * §9.1): a PATH_CHALLENGE of its validation, or the PATH_RESPONSE to a challenge that came on
+ * it; padded to 1200 bytes within that path's anti-amplification budget (§8.2.1, §8.2.2). */
+static int send_probe(rq_conn *c, rq_path *p, rq_time now, rq_datagram_out *out)
+{
+    rq_space *s = &c->spaces[RQ_PN_SPACE_APPLICATION];
+    if (!s->has_tx || !c->handshake_complete)
+        return 0;
+    c->tx_path = p->id;
+    size_t limit = datagram_limit(c, p, out);
+    if (limit < MIN_PACKET_ROOM)
+        return 0;
+    pkt_build pb;
+    if (open_packet(c, &pb, RQ_PN_SPACE_APPLICATION, out->buf, limit) != 0)
+        return 0;
+    add_path_frames(c, &pb, p, now);
+    if (pb.nframes == 0)
+        return 0;
+    pb.log_end = rq_sentlog_mark(&c->sentlog);
+    s->next_pn++;
+    int rc = finish_datagram(c, &pb, 1, true, limit, now, out);
+    c->tx_path = c->active_path;
+    return rc;
+}
+
 int rq_conn_send(rq_conn *c, rq_time now, rq_datagram_out *out)
 {
     if (c->state == RQ_CONN_CLOSED || c->state == RQ_CONN_DRAINING)
         return 0;
-    size_t limit = datagram_limit(c, out);
+    c->tx_path = c->active_path;
+    size_t limit = datagram_limit(c, &c->paths[c->active_path], out);
     if (c->state == RQ_CONN_CLOSING)
         return c->close_send_pending ? send_close(c, now, out, limit) : 0;
+    for (uint32_t i = 0; i < RQ_MAX_PATHS; i++) {
+        rq_path *q = &c->paths[i];
+        if (i == c->active_path || !q->in_use || !(q->challenge_due || q->response_due))
+            continue;
+        int rc = send_probe(c, q, now, out);
+        if (rc)
+            return rc;
+    }
     rq_path *p = rq_conn_active_path(c);
     uint64_t window = rq_cc_bytes_available(&p->cc);
     bool send_one = c->send_one;

@@ -328,12 +328,7 @@ int main(void)
     RQ_RUN(test_upload_1mb_rq_to_ng_lossy_rfc9002_6);
     RQ_RUN(test_upload_1mb_ng_to_rq_lossy_rfc9002_6);
     RQ_RUN(test_rq_client_nat_rebind_ng_server_mig_9_3);
-    /* Left out of the default run until the migration work lands (set RQ_NG_PENDING=1 to run
-     * it): roamquic issues no NEW_CONNECTION_ID yet, so ngtcp2 has no spare CID and refuses
-     * to migrate (RFC 9000 §5.1.1 SHOULD, §9.5). */
-    const char *pending = getenv("RQ_NG_PENDING");
-    if (pending && strcmp(pending, "1") == 0)
-        RQ_RUN(test_ng_client_migrates_to_rq_server_mig_9_2);
+    RQ_RUN(test_ng_client_migrates_to_rq_server_mig_9_2);
     if (rq_mem_live() != live)
         fprintf(stderr, "leak: %lld allocations\n", (long long)(rq_mem_live() - live));
     return rq_test_summary();

@@ -1,0 +1,254 @@
+/* Paths (RFC 9000 §8, §9): which network path a datagram came on, validating a path with
+ * PATH_CHALLENGE / PATH_RESPONSE, following a peer whose address changed (NAT rebinding or a
+ * client's move, §9.3), and falling back when a new address does not validate (§9.3.2).
+ *
+ * Choices, documented here and in docs/ARCHITECTURE.md:
+ *  - A port-only change keeps the path's RTT estimator and congestion controller (§9.4
+ *    allows it: typical NAT rebinding); an address change starts both afresh.
+ *  - Either way the old path's packets in flight stop counting at the switch (§9.4): they are
+ *    still acknowledged or declared lost for their frames, but their loss is attributed to
+ *    the rebinding and is not a congestion signal.
+ *  - A server follows a peer's address change only once the handshake is confirmed (§9:
+ *    migration is not possible before); earlier packets from a new address are processed but
+ *    replies keep going to the address the handshake started on.
+ *  - The server keeps its current DCID on the new path: the peer's address changed on its own
+ *    and ours did not (§9.5 permits this).
+ */
+#include "core/conn.h"
+
+#include "core/endpoint.h"
+
+#include <string.h>
+
+void rq_conn_path_init(rq_path *p, uint32_t id, const rq_path_addr *addr, bool validated)
+{
+    memset(p, 0, sizeof *p);
+    p->in_use = true;
+    p->id = id;
+    p->addr = *addr;
+    p->validated = validated;
+    p->max_datagram = RQ_CC_INITIAL_DATAGRAM_SIZE;
+    rq_rtt_init(&p->rtt);
+    rq_cc_init(&p->cc, &rq_cc_newreno_ops, RQ_CC_INITIAL_DATAGRAM_SIZE);
+}
+
+static bool local_matches(const rq_addr *mine, const rq_addr *seen)
+{
+    return mine->family == RQ_AF_NONE || seen->family == RQ_AF_NONE || rq_addr_eq(mine, seen);
+}
+
+static bool path_matches(const rq_path *p, const rq_path_addr *a)
+{
+    return p->in_use && rq_addr_eq(&p->addr.remote, &a->remote) &&
+           local_matches(&p->addr.local, &a->local);
+}
+
+rq_path *rq_conn_path_for(rq_conn *c, const rq_path_addr *addr, rq_time now)
+{
+    for (uint32_t i = 0; i < RQ_MAX_PATHS; i++)
+        if (path_matches(&c->paths[i], addr))
+            return &c->paths[i];
+    /* A new 4-tuple: a free slot, else the least recently heard unvalidated spare one (a peer
+     * cannot make us hold more than RQ_MAX_PATHS paths). */
+    rq_path *slot = NULL;
+    for (uint32_t i = 0; i < RQ_MAX_PATHS && !slot; i++)
+        if (!c->paths[i].in_use)
+            slot = &c->paths[i];
+    for (uint32_t i = 0; i < RQ_MAX_PATHS && !slot; i++) {
+        rq_path *p = &c->paths[i];
+        if (i == c->active_path || i == c->fallback_path || p->validated)
+            continue;
+        if (!slot || p->last_recv < slot->last_recv)
+            slot = p;
+    }
+    if (!slot)
+        return NULL;
+    uint32_t id = (uint32_t)(slot - c->paths);
+    rq_path_addr a = *addr;
+    if (a.local.family == RQ_AF_NONE)
+        a.local = c->paths[c->active_path].addr.local;
+    rq_conn_path_init(slot, id, &a, false);
+    slot->last_recv = now;
+    if (c->qlog)
+        (void)rq_qlog_tuple_assigned(c->qlog, now, id, &a, &c->scid, &c->dcid);
+    return slot;
+}
+
+void rq_conn_path_on_challenge(rq_conn *c, rq_path *p, const uint8_t data[8])
+{
+    (void)c;
+    /* RFC 9000 §8.2.2: echo it on the path it came on; a newer challenge replaces an older
+     * one not yet answered. */
+    memcpy(p->response, data, 8);
+    p->response_due = true;
+}
+
+static rq_time max_time(rq_time a, rq_time b)
+{
+    return a > b ? a : b;
+}
+
+static void start_validation(rq_conn *c, rq_path *p, rq_time now)
+{
+    p->validating = true;
+    p->challenge_due = true;
+    p->nchallenges = 0;
+    /* RFC 9000 §8.2.4: three times the larger of the current PTO and a fresh path's. */
+    rq_rtt fresh;
+    rq_rtt_init(&fresh);
+    p->validation_deadline = now + 3 * max_time(rq_conn_pto(c), rq_rtt_pto_base(&fresh));
+}
+
+int rq_conn_path_new_challenge(rq_conn *c, rq_path *p, uint8_t data[8], rq_time now)
+{
+    /* RFC 9000 §8.2.1: unpredictable data, fresh for every challenge (retransmissions
+     * included, §13.3); the last few stay answerable. */
+    int rc = rq_ep_random(c->ep, data, 8);
+    if (rc)
+        return rc;
+    memmove(p->challenges[1], p->challenges[0], 2 * 8);
+    memcpy(p->challenges[0], data, 8);
+    if (p->nchallenges < 3)
+        p->nchallenges++;
+    p->challenge_due = false;
+    /* §8.2.1: no more often than a PTO (like an Initial on a new connection). */
+    p->next_challenge = now + rq_rtt_pto_base(&p->rtt);
+    return 0;
+}
+
+void rq_conn_path_on_response(rq_conn *c, const uint8_t data[8], rq_time now)
+{
+    for (uint32_t i = 0; i < RQ_MAX_PATHS; i++) {
+        rq_path *p = &c->paths[i];
+        for (unsigned k = 0; p->in_use && k < p->nchallenges; k++) {
+            if (memcmp(p->challenges[k], data, 8) != 0)
+                continue;
+            /* RFC 9000 §8.2.3: the path the challenge went out on is validated. */
+            bool was = p->validated;
+            p->validated = true;
+            p->validating = false;
+            p->challenge_due = false;
+            p->nchallenges = 0;
+            if (i == c->active_path) {
+                c->fallback_path = i;
+                /* §9.3 (MIG-9.3-05): a token for the client's new address. */
+                if (c->role == RQ_ROLE_SERVER && !was)
+                    c->new_token_pending = true;
+                if (c->qlog)
+                    (void)rq_qlog_migration_state_updated(c->qlog, now, i, RQ_QLOG_MIGRATION_NONE,
+                                                          RQ_QLOG_MIGRATION_COMPLETE);
+            }
+            return;
+        }
+    }
+    /* §8.2.2: a response matching no challenge is ignored. */
+}
+
+/* Stops counting the in-flight packets of path p (RFC 9000 §9.4). */
+static void detach(rq_conn *c, rq_path *p, rq_time now)
+{
+    rq_recovery_env env;
+    rq_conn_recovery_env(c, &env);
+    uint64_t bytes = 0;
+    rq_recovery_detach_path(&c->rec, p->id, now, &env, &bytes);
+    rq_cc_on_discarded(&p->cc, bytes);
+}
+
+static void migrate(rq_conn *c, rq_path *p, rq_time now)
+{
+    rq_path *old = &c->paths[c->active_path];
+    detach(c, old, now);
+    bool port_only = rq_addr_same_ip(&old->addr.remote, &p->addr.remote) &&
+                     rq_addr_eq(&old->addr.local, &p->addr.local);
+    if (!p->validated && port_only) {
+        /* §9.4: a port-only change may keep congestion and RTT state. */
+        p->rtt = old->rtt;
+        p->cc = old->cc;
+    }
+    if (old->validated)
+        c->fallback_path = old->id;
+    c->active_path = p->id;
+    /* §9.3: all later packets go to the new address; validate it if it is not already. */
+    if (!p->validated && !p->validating)
+        start_validation(c, p, now);
+    /* §9.3.3: an apparent migration may be an attacker forwarding packets: check that the
+     * old address still answers, so that it can be returned to. */
+    if (old->validated && !old->validating)
+        start_validation(c, old, now);
+    if (c->qlog)
+        (void)rq_qlog_migration_state_updated(c->qlog, now, p->id, RQ_QLOG_MIGRATION_NONE,
+                                              RQ_QLOG_MIGRATION_STARTED);
+    rq_recovery_env env;
+    rq_conn_recovery_env(c, &env);
+    rq_recovery_set_timer(&c->rec, now, &env);
+}
+
+void rq_conn_path_on_nonprobing(rq_conn *c, rq_path *p, uint64_t pn, rq_time now)
+{
+    /* RFC 9000 §9.3: only the highest-numbered non-probing packet so far says where the peer
+     * is, so that a reordered older packet cannot pull the path back. */
+    if (c->has_nonprobing && pn < c->largest_nonprobing)
+        return;
+    c->has_nonprobing = true;
+    c->largest_nonprobing = pn;
+    if (p->id == c->active_path || c->role != RQ_ROLE_SERVER || !c->handshake_confirmed)
+        return;
+    migrate(c, p, now);
+}
+
+static void fail_validation(rq_conn *c, rq_path *p, rq_time now)
+{
+    p->validating = false;
+    p->challenge_due = false;
+    p->nchallenges = 0;
+    if (p->id != c->active_path) {
+        /* An old path that no longer answers is no longer a place to fall back to. */
+        p->validated = false;
+        if (c->fallback_path == p->id)
+            c->fallback_path = c->active_path;
+        return;
+    }
+    rq_path *fb = &c->paths[c->fallback_path];
+    if (c->fallback_path != p->id && fb->in_use && fb->validated) {
+        /* RFC 9000 §9.3.2: back to the last validated address. */
+        detach(c, p, now);
+        c->active_path = fb->id;
+        p->in_use = false;
+        if (c->qlog)
+            (void)rq_qlog_migration_state_updated(c->qlog, now, p->id, RQ_QLOG_MIGRATION_NONE,
+                                                  RQ_QLOG_MIGRATION_ABANDONED);
+        return;
+    }
+    /* §9.3.2: no validated address to return to: close silently, sending nothing. */
+    c->close_code = 0;
+    c->close_app = false;
+    rq_conn_become_closed(c, now, RQ_QLOG_CLOSE_UNSPECIFIED);
+}
+
+void rq_conn_paths_on_timeout(rq_conn *c, rq_time now)
+{
+    for (uint32_t i = 0; i < RQ_MAX_PATHS && c->state < RQ_CONN_CLOSING; i++) {
+        rq_path *p = &c->paths[i];
+        if (!p->in_use || !p->validating)
+            continue;
+        if (now >= p->validation_deadline)
+            fail_validation(c, p, now);
+        else if (p->nchallenges && now >= p->next_challenge)
+            p->challenge_due = true;
+    }
+}
+
+rq_time rq_conn_paths_next_timeout(const rq_conn *c)
+{
+    rq_time t = RQ_TIME_NEVER;
+    for (uint32_t i = 0; i < RQ_MAX_PATHS; i++) {
+        const rq_path *p = &c->paths[i];
+        if (!p->in_use || !p->validating)
+            continue;
+        if (p->validation_deadline < t)
+            t = p->validation_deadline;
+        if (p->nchallenges && !p->challenge_due && p->next_challenge < t)
+            t = p->next_challenge;
+    }
+    return t;
+}

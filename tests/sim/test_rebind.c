@@ -1,0 +1,212 @@
+/* NAT rebinding seen by a roamquic server (RFC 9000 §9.3), asserted on the decrypted wire: a
+ * NAT in front of the client gives it a new outside port (or address) in the middle of an
+ * upload; the server moves to the new address, validates it, checks the old one, stays within
+ * three times what the new address sent until it is validated, and the upload completes. */
+#include "link.h"
+#include "nat.h"
+#include "qnode.h"
+#include "qtrace.h"
+#include "rqtest.h"
+
+#include "core/alloc.h"
+#include "core/conn.h"
+
+static const rq_addr CLIENT_ADDR = {RQ_AF_INET4, 50000, {10, 0, 0, 1}, 0};
+static const rq_addr SERVER_ADDR = {RQ_AF_INET4, 443, {198, 51, 100, 2}, 0};
+
+typedef struct rb_run {
+    sim *s;
+    sim_qnode *client, *server;
+    sim_nat *nat;
+    qtrace qt;
+    rq_addr before, after; /* the client's outside address before and after the rebind */
+    rq_time rebind_at;
+} rb_run;
+
+static bool done(sim *s, void *ctx)
+{
+    (void)s;
+    rb_run *r = ctx;
+    return r->server->fin_received || r->client->closed || r->server->closed;
+}
+
+static int outside_of(rb_run *r, rq_addr *out)
+{
+    sim_nat_binding b;
+    if (!sim_nat_lookup(r->s, r->nat, &CLIENT_ADDR, &SERVER_ADDR, &b))
+        return RQ_ERR_INTERNAL;
+    *out = b.outside;
+    return 0;
+}
+
+static int run(rb_run *r, uint64_t seed, bool new_address)
+{
+    memset(r, 0, sizeof *r);
+    sim_link_cfg link = {.delay = 5 * RQ_MS, .rate_bps = 20000000};
+    sim_nat_cfg nc = {
+        .outside = {{RQ_AF_INET4, 0, {192, 0, 2, 1}, 0}, {RQ_AF_INET4, 0, {192, 0, 2, 7}, 0}},
+        .n_outside = 2};
+    rq_config *cc = sim_qnode_client_config(), *sc = sim_qnode_server_config();
+    if (!cc || !sc)
+        return RQ_ERR_NOMEM;
+    qtrace_config(&r->qt, cc);
+    qtrace_config(&r->qt, sc);
+    int rc = sim_new(seed, &r->s);
+    if (!rc)
+        rc = sim_qnode_new(r->s, "client", cc, &CLIENT_ADDR, &r->client);
+    if (!rc)
+        rc = sim_qnode_new(r->s, "server", sc, &SERVER_ADDR, &r->server);
+    if (!rc)
+        rc = sim_nat_new(r->s, "nat", &nc, &r->nat);
+    if (!rc)
+        rc = sim_connect(r->s, sim_host_elem(r->client->host), 0, sim_nat_elem(r->nat),
+                         SIM_NAT_INSIDE, &link, &link, NULL, NULL);
+    if (!rc)
+        rc = sim_connect(r->s, sim_nat_elem(r->nat), SIM_NAT_OUTSIDE,
+                         sim_host_elem(r->server->host), 0, &link, &link, NULL, NULL);
+    if (!rc)
+        rc = qtrace_attach(&r->qt, r->s);
+    if (!rc)
+        rc = sim_qnode_connect(r->client, &SERVER_ADDR, "localhost", 2000000);
+    if (!rc)
+        rc = sim_run_until(r->s, 300 * RQ_MS);
+    if (!rc)
+        rc = outside_of(r, &r->before);
+    unsigned changed = 0;
+    if (!rc)
+        rc = sim_nat_rebind(r->s, r->nat, &CLIENT_ADDR, new_address, &changed);
+    r->rebind_at = sim_now(r->s);
+    if (!rc)
+        rc = sim_run_until_pred(r->s, done, r, 60 * RQ_SEC);
+    if (!rc)
+        rc = outside_of(r, &r->after);
+    if (!rc) /* let the validations finish */
+        rc = sim_run_until(r->s, sim_now(r->s) + 3 * RQ_SEC);
+    return rc;
+}
+
+static void run_free(rb_run *r)
+{
+    sim_free(r->s);
+    qtrace_free(&r->qt);
+    sim_qnode_free(r->client);
+    sim_qnode_free(r->server);
+}
+
+static bool has_frame(const rb_run *r, const qtrace_pkt *p, uint64_t type)
+{
+    for (size_t f = p->first_frame; f < p->first_frame + p->frame_count; f++)
+        if (r->qt.frames[f].type == type)
+            return true;
+    return false;
+}
+
+static bool only_probing(const rb_run *r, const qtrace_pkt *p)
+{
+    for (size_t f = p->first_frame; f < p->first_frame + p->frame_count; f++)
+        if (!rq_frame_is_probing(r->qt.frames[f].type))
+            return false;
+    return true;
+}
+
+static void check_rebind(bool new_address)
+{
+    rb_run r;
+    RQ_CHECK_ERR(run(&r, new_address ? 0x82 : 0x81, new_address), RQ_OK);
+    RQ_CHECK(!r.client->closed && !r.server->closed);
+    RQ_CHECK(r.server->fin_received);
+    RQ_CHECK_EQ_U64(r.server->received, 2000000);
+    RQ_CHECK_EQ_U64(r.server->bad_bytes, 0);
+    RQ_CHECK(!rq_addr_eq(&r.before, &r.after));
+    RQ_CHECK_EQ_INT(rq_addr_same_ip(&r.before, &r.after), !new_address);
+    RQ_CHECK_EQ_U64(r.qt.st.undecryptable, 0);
+
+    /* The server's packets after the rebind. */
+    size_t first_new = SIZE_MAX;
+    bool challenged_old = false, nonprobing_to_old_after = false, small_challenge = false;
+    uint64_t to_new_before_valid = 0, from_new_before_valid = 0;
+    rq_time validated_at = RQ_TIME_NEVER;
+    for (size_t i = 0; i < r.qt.count; i++) {
+        const qtrace_pkt *p = &r.qt.pkts[i];
+        if (p->dir == QTRACE_C2S && p->delivered != QTRACE_NEVER && p->delivered >= r.rebind_at &&
+            has_frame(&r, p, RQ_FT_PATH_RESPONSE) && validated_at == RQ_TIME_NEVER)
+            validated_at = p->delivered;
+    }
+    RQ_CHECK(validated_at != RQ_TIME_NEVER);
+    for (size_t i = 0; i < r.qt.count; i++) {
+        const qtrace_pkt *p = &r.qt.pkts[i];
+        if (p->dir == QTRACE_C2S) {
+            /* Everything that crossed the NAT after the rebind came from the new address,
+             * whenever it was sent. */
+            if (p->delivered != QTRACE_NEVER && p->delivered >= r.rebind_at &&
+                p->delivered < validated_at)
+                from_new_before_valid += p->len;
+            continue;
+        }
+        if (p->t < r.rebind_at)
+            continue;
+        bool to_new = rq_addr_eq(&p->dst, &r.after), to_old = rq_addr_eq(&p->dst, &r.before);
+        if (to_new && first_new == SIZE_MAX)
+            first_new = i;
+        if (to_new && p->t < validated_at)
+            to_new_before_valid += p->len;
+        if (to_old && has_frame(&r, p, RQ_FT_PATH_CHALLENGE))
+            challenged_old = true;
+        if (to_old && first_new != SIZE_MAX && !only_probing(&r, p))
+            nonprobing_to_old_after = true;
+        if (has_frame(&r, p, RQ_FT_PATH_CHALLENGE) && p->len < 1200)
+            small_challenge = true;
+    }
+    RQ_CHECK(first_new != SIZE_MAX);
+    /* MIG-9.3-02: the first packet to the new address carries a PATH_CHALLENGE. */
+    RQ_CHECK(has_frame(&r, &r.qt.pkts[first_new], RQ_FT_PATH_CHALLENGE));
+    /* MIG-9.3-01: after it, only probing packets still go to the old address. */
+    RQ_CHECK(!nonprobing_to_old_after);
+    /* MIG-9.3.3-01: the old address is challenged too. */
+    RQ_CHECK(challenged_old);
+    /* MIG-8.2.1-04: challenges travel in datagrams of at least 1200 bytes. */
+    RQ_CHECK(!small_challenge);
+    if (to_new_before_valid > 3 * from_new_before_valid)
+        fprintf(stderr, "  to new %llu, from new %llu, rebind %.3f, validated %.3f\n",
+                (unsigned long long)to_new_before_valid, (unsigned long long)from_new_before_valid,
+                (double)r.rebind_at / 1e9, (double)validated_at / 1e9);
+    /* MIG-9.3.1-01 (RFC 9000 §8): at most 3x what the new address sent, until validated. */
+    RQ_CHECK(to_new_before_valid <= 3 * from_new_before_valid);
+    /* The server's state agrees: active on the new address, validated. */
+    rq_conn *sc = r.server->conn;
+    RQ_CHECK(sc != NULL);
+    const rq_path *ap = &sc->paths[sc->active_path];
+    RQ_CHECK(rq_addr_eq(&ap->addr.remote, &r.after));
+    RQ_CHECK(ap->validated);
+    printf("  %s rebind at %.3f s: %llu B to the new address before validation (%.3f s), "
+           "%llu B from it; done at %.3f s\n",
+           new_address ? "address" : "port", (double)r.rebind_at / 1e9,
+           (unsigned long long)to_new_before_valid, (double)validated_at / 1e9,
+           (unsigned long long)from_new_before_valid, (double)sim_now(r.s) / 1e9);
+    run_free(&r);
+}
+
+/* MIG-9.3-01, MIG-9.3-02, MIG-9.3.3-01, MIG-8.2.1-04, MIG-9.3.1-01: a port-only rebind (the
+ * interop runner's rebind-port). */
+static void test_nat_rebind_port_mig_9_3_01(void)
+{
+    check_rebind(false);
+}
+
+/* MIG-9.3-01, MIG-9.3-02, MIG-9.3.3-01, MIG-8.2.1-04, MIG-9.3.1-01, MIG-9.4-02: a rebind to a
+ * new outside address (the interop runner's rebind-addr); RTT and congestion state start
+ * afresh on the new path. */
+static void test_nat_rebind_address_mig_9_3_02(void)
+{
+    check_rebind(true);
+}
+
+int main(void)
+{
+    int64_t live = rq_mem_live();
+    RQ_RUN(test_nat_rebind_port_mig_9_3_01);
+    RQ_RUN(test_nat_rebind_address_mig_9_3_02);
+    if (rq_mem_live() != live)
+        fprintf(stderr, "leak: %lld allocations\n", (long long)(rq_mem_live() - live));
+    return rq_test_summary();
+}
