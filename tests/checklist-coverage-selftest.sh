@@ -9,7 +9,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 script="$here/checklist-coverage"
 py=${PYTHON:-python3}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/checklist-selftest.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+trap '[ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
 fails=0
 check() { # check NAME CONDITION-COMMAND...
     local name=$1
@@ -130,7 +130,7 @@ EOF
 run() { # run EXPECTED-RC OUTFILE ARGS... (the checklist comes from the default location)
     local want=$1 out=$2
     shift 2
-    RQ_TEST_SCALE=0.5 RQ_CHECKLIST= "$py" "$script" --source-dir "$src" --timeout 2 "$@" \
+    RQ_TEST_SCALE=0.5 RQ_CHECKLIST= "$py" "$script" --source-dir "$src" --timeout 1 "$@" \
         >"$out" 2>&1
     local rc=$?
     [ "$rc" = "$want" ] || {
@@ -211,7 +211,7 @@ mv "$tmp/shared" "$tmp/elsewhere"
 check "missing checklist: exit 2" run 2 "$tmp/nock.txt" "$build"
 check "missing checklist: one line" bash -c "[ \$(wc -l <'$tmp/nock.txt') = 1 ]"
 check "RQ_CHECKLIST names the checklist" bash -c "RQ_CHECKLIST='$tmp/elsewhere/MIGRATION-CHECKLIST.md' \
-    RQ_TEST_SCALE=0.5 '$py' '$script' --source-dir '$src' --report-only '$build' | grep -q '^MIG-1.1-01 .* PASS'"
+    RQ_TEST_SCALE=0.5 '$py' '$script' --source-dir '$src' --report-only '$build' | grep '^MIG-1.1-01 .* PASS' >/dev/null"
 
 echo "$((fails)) failed"
 [ "$fails" = 0 ]

@@ -57,6 +57,9 @@ typedef enum rq_event_type {
     RQ_EV_STREAM_STOPPED = 7,    /* the peer asked us to stop sending on stream_id */
     RQ_EV_CLOSED = 8,            /* the connection is closed; error_code/app/reason say why */
     RQ_EV_STREAMS_AVAILABLE = 9, /* the peer raised its stream limit (uni says which kind) */
+    RQ_EV_PATH_VALIDATED = 10,   /* path_id answered our PATH_CHALLENGE; rtt is the round trip */
+    RQ_EV_PATH_FAILED = 11,      /* path_id did not validate in time (RFC 9000 §8.2.4) */
+    RQ_EV_PATH_ACTIVE = 12, /* path_id now carries the connection (we moved, or the peer did) */
 } rq_event_type;
 
 typedef struct rq_event {
@@ -67,6 +70,8 @@ typedef struct rq_event {
     bool app_error;      /* CLOSED: error_code is an application code (else transport) */
     bool by_peer;        /* CLOSED: the peer closed (else we did, or the idle timer) */
     bool uni;            /* STREAMS_AVAILABLE: unidirectional (else bidirectional) streams */
+    uint32_t path_id;    /* PATH_*: the path (0 is the handshake's) */
+    rq_time rtt;         /* PATH_VALIDATED: the challenge's round trip */
 } rq_event;
 
 /* A new endpoint using cfg (borrowed: it must outlive the endpoint). rnd supplies every
@@ -104,6 +109,30 @@ RQ_API int rq_connect(rq_endpoint *ep, rq_time now, const rq_path_addr *path, co
 /* Closes a connection with an application error code and reason (RFC 9000 §10.2): a
  * CONNECTION_CLOSE goes out, then the connection drains. */
 RQ_API int rq_conn_close(rq_conn *conn, rq_time now, uint64_t app_error, const char *reason);
+
+/* Client: starts validating a new path (RFC 9000 §8.2, §9.1): local and/or remote address
+ * other than the current ones. Only probing frames go there (PATH_CHALLENGE, PATH_RESPONSE,
+ * NEW_CONNECTION_ID, PADDING) until rq_conn_migrate; it uses a connection ID of the server's
+ * that no other path uses (§9.5). Several paths may be probed at once. *path_id identifies it
+ * in RQ_EV_PATH_VALIDATED / RQ_EV_PATH_FAILED. Returns 0, RQ_ERR_AGAIN (the handshake is not
+ * confirmed yet, or the server has given no spare connection ID yet: retry later),
+ * RQ_ERR_INVALID_ARG (a server, an existing path, the server sent disable_active_migration
+ * (§18.2), or it uses zero-length connection IDs (§9.5)), RQ_ERR_LIMIT (too many paths). */
+RQ_API int rq_conn_probe_path(rq_conn *conn, rq_time now, const rq_path_addr *path,
+                              uint32_t *path_id);
+
+/* Client: moves the connection to path_id (RFC 9000 §9.2): all later packets go there. Make
+ * before break: probe first and move once RQ_EV_PATH_VALIDATED came; break before make
+ * (moving to a path not validated yet, when the old one is dead) is allowed too. The new path
+ * starts with a fresh congestion controller and RTT estimator (seeded with the probe's round
+ * trip); packets in flight on the old path stop counting (§9.4); the old path's connection ID
+ * is retired (§5.1.2). Returns 0 or RQ_ERR_INVALID_ARG (not a client, unknown path, the
+ * handshake not confirmed, or migration disabled by the server). */
+RQ_API int rq_conn_migrate(rq_conn *conn, rq_time now, uint32_t path_id);
+
+/* The current path's addresses and its smoothed RTT (for reports). */
+RQ_API int rq_conn_path_info(const rq_conn *conn, uint32_t path_id, rq_path_addr *addr,
+                             rq_time *smoothed_rtt, bool *validated);
 
 /* Sends a PING whenever the connection has been idle for interval (0 turns it off), to keep
  * NAT bindings alive (RFC 9308 §3.2: some expire after ~30 s). */

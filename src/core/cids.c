@@ -34,13 +34,40 @@ void rq_cids_set_peer0(rq_cids *c, const rq_cid *cid, const uint8_t *token)
         memcpy(p->token, token, RQ_RESET_TOKEN_LEN);
         p->has_token = true;
     }
+    p->path = 0; /* the handshake's path sends with it */
     if (c->npeer == 0)
         c->npeer = 1;
 }
 
-const rq_cid *rq_cids_dcid(const rq_cids *c)
+bool rq_cids_path_dcid(const rq_cids *c, int path_id, rq_cid *out)
 {
-    return &c->peer[c->current].cid;
+    for (size_t i = 0; i < c->npeer; i++)
+        if (c->peer[i].path == path_id) {
+            *out = c->peer[i].cid;
+            return true;
+        }
+    return false;
+}
+
+int rq_cids_take_unused(rq_cids *c, int path_id, rq_cid *out)
+{
+    rq_peer_cid *best = NULL;
+    for (size_t i = 0; i < c->npeer; i++)
+        if (c->peer[i].path < 0 && (!best || c->peer[i].seq < best->seq))
+            best = &c->peer[i];
+    if (!best)
+        return RQ_ERR_AGAIN;
+    best->path = path_id;
+    *out = best->cid;
+    return 0;
+}
+
+size_t rq_cids_spare(const rq_cids *c)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < c->npeer; i++)
+        n += c->peer[i].path < 0;
+    return n;
 }
 
 size_t rq_cids_room(const rq_cids *c, uint64_t peer_limit)
@@ -120,14 +147,11 @@ static void remove_peer(rq_cids *c, size_t i)
 {
     memmove(&c->peer[i], &c->peer[i + 1], (c->npeer - i - 1) * sizeof c->peer[0]);
     c->npeer--;
-    if (c->current > i)
-        c->current--;
 }
 
-/* Retires every peer CID below rpt (RFC 9000 §5.1.2). Returns whether the one in use went. */
-static int retire_below(rq_cids *c, uint64_t rpt, bool *current_gone)
+/* Retires every peer CID below rpt (RFC 9000 §5.1.2), noting the paths that lose theirs. */
+static int retire_below(rq_cids *c, uint64_t rpt, uint32_t *orphaned)
 {
-    uint64_t current_seq = c->peer[c->current].seq;
     for (size_t i = 0; i < c->npeer;) {
         if (c->peer[i].seq >= rpt) {
             i++;
@@ -136,8 +160,23 @@ static int retire_below(rq_cids *c, uint64_t rpt, bool *current_gone)
         int rc = queue_retire(c, c->peer[i].seq);
         if (rc)
             return rc;
-        if (c->peer[i].seq == current_seq)
-            *current_gone = true;
+        if (c->peer[i].path >= 0 && c->peer[i].path < 32)
+            *orphaned |= 1u << c->peer[i].path;
+        remove_peer(c, i);
+    }
+    return 0;
+}
+
+int rq_cids_retire_path(rq_cids *c, int path_id)
+{
+    for (size_t i = 0; i < c->npeer;) {
+        if (c->peer[i].path != path_id) {
+            i++;
+            continue;
+        }
+        int rc = queue_retire(c, c->peer[i].seq);
+        if (rc)
+            return rc;
         remove_peer(c, i);
     }
     return 0;
@@ -164,17 +203,16 @@ static int check_conflicts(const rq_cids *c, uint64_t seq, const rq_cid *cid,
 }
 
 int rq_cids_on_new(rq_cids *c, uint64_t seq, uint64_t rpt, const rq_cid *cid,
-                   const uint8_t token[RQ_RESET_TOKEN_LEN], bool *dcid_changed)
+                   const uint8_t token[RQ_RESET_TOKEN_LEN], uint32_t *orphaned)
 {
-    *dcid_changed = false;
+    *orphaned = 0;
     int rc = check_conflicts(c, seq, cid, token);
     if (rc)
         return rc < 0 ? rc : 0;
-    bool current_gone = false;
     /* RFC 9000 §19.15: a Retire Prior To not above the largest seen changes nothing. */
     if (rpt > c->peer_rpt) {
         c->peer_rpt = rpt;
-        rc = retire_below(c, rpt, &current_gone);
+        rc = retire_below(c, rpt, orphaned);
         if (rc)
             return rc;
     }
@@ -192,15 +230,7 @@ int rq_cids_on_new(rq_cids *c, uint64_t seq, uint64_t rpt, const rq_cid *cid,
         p->cid = *cid;
         memcpy(p->token, token, RQ_RESET_TOKEN_LEN);
         p->has_token = true;
-    }
-    if (current_gone) {
-        /* §5.1.2: stop using retired CIDs: move to the lowest remaining sequence number. */
-        size_t best = 0;
-        for (size_t i = 1; i < c->npeer; i++)
-            if (c->peer[i].seq < c->peer[best].seq)
-                best = i;
-        c->current = best;
-        *dcid_changed = true;
+        p->path = -1;
     }
     return 0;
 }

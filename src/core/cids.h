@@ -35,6 +35,7 @@ typedef struct rq_peer_cid {
     rq_cid cid;
     uint8_t token[RQ_RESET_TOKEN_LEN];
     bool has_token;
+    int path; /* the path that sends with it, -1 while unused (RFC 9000 §9.5: one per path) */
 } rq_peer_cid;
 
 typedef struct rq_retiring {
@@ -48,7 +49,6 @@ typedef struct rq_cids {
     uint64_t next_seq; /* the next sequence number we issue */
     rq_peer_cid peer[RQ_CIDS_MAX_PEER];
     size_t npeer;
-    size_t current;       /* peer[current] is the DCID we send to */
     uint64_t peer_rpt;    /* the largest Retire Prior To received (RFC 9000 §19.15) */
     uint64_t local_limit; /* our active_connection_id_limit (<= RQ_CIDS_MAX_PEER) */
     rq_retiring retiring[RQ_CIDS_MAX_RETIRING];
@@ -66,8 +66,20 @@ void rq_cids_set_local0(rq_cids *c, const rq_cid *cid, const uint8_t token[RQ_RE
  * comes in the transport parameters, §10.3); token may be NULL. Replaces any earlier one. */
 void rq_cids_set_peer0(rq_cids *c, const rq_cid *cid, const uint8_t *token);
 
-/* The DCID we send to. */
-const rq_cid *rq_cids_dcid(const rq_cids *c);
+/* The DCID path path_id sends with; false when it has none. */
+bool rq_cids_path_dcid(const rq_cids *c, int path_id, rq_cid *out);
+
+/* Gives path_id an unused peer CID (the lowest sequence number), for a new path (RFC 9000
+ * §9.5: never one another path uses). Returns 0, or RQ_ERR_AGAIN when the peer has given no
+ * spare one (the path must wait for NEW_CONNECTION_ID, MIG-9.5-06). */
+int rq_cids_take_unused(rq_cids *c, int path_id, rq_cid *out);
+
+/* Retires the peer CIDs path_id used (RFC 9000 §5.1.2: once a path is no longer used),
+ * queuing RETIRE_CONNECTION_ID. Returns 0 or RQ_ERR_CONNECTION_ID_LIMIT. */
+int rq_cids_retire_path(rq_cids *c, int path_id);
+
+/* How many peer CIDs are unused (spares for new paths). */
+size_t rq_cids_spare(const rq_cids *c);
 
 /* How many more CIDs we may issue now: the peer's limit (and ours) minus the ones active. */
 size_t rq_cids_room(const rq_cids *c, uint64_t peer_limit);
@@ -86,12 +98,13 @@ int rq_cids_on_retire(rq_cids *c, uint64_t seq, const rq_cid *pkt_dcid, rq_cid *
 
 /* NEW_CONNECTION_ID from the peer (§19.15, §5.1.2), already checked by the frame decoder
  * (length 1..20, Retire Prior To <= sequence). Retires what Retire Prior To covers (queuing
- * RETIRE_CONNECTION_ID) before adding; switches the DCID in use when it was retired
- * (*dcid_changed). Errors: RQ_ERR_PROTOCOL_VIOLATION (a sequence number reused with other
- * contents, or a CID value reused with another sequence number), RQ_ERR_CONNECTION_ID_LIMIT
- * (more active than our limit, or more retirements pending than we track). */
+ * RETIRE_CONNECTION_ID) before adding; *orphaned gets a bit per path whose CID was retired
+ * (the caller gives each a new one with rq_cids_take_unused). Errors: RQ_ERR_PROTOCOL_VIOLATION (a
+ * sequence number reused with other contents, or a CID value reused with another sequence number),
+ * RQ_ERR_CONNECTION_ID_LIMIT (more active than our limit, or more retirements pending than we
+ * track). */
 int rq_cids_on_new(rq_cids *c, uint64_t seq, uint64_t rpt, const rq_cid *cid,
-                   const uint8_t token[RQ_RESET_TOKEN_LEN], bool *dcid_changed);
+                   const uint8_t token[RQ_RESET_TOKEN_LEN], uint32_t *orphaned);
 
 /* Whether a datagram ends with the reset token of one of the peer's active CIDs (§10.3.1;
  * retired CIDs' tokens no longer count). Constant time per token. */

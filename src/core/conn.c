@@ -57,7 +57,7 @@ void rq_conn_recovery_env(rq_conn *c, rq_recovery_env *env)
 
 void rq_conn_event(rq_conn *c, rq_event_type type, int64_t stream_id, uint64_t code)
 {
-    rq_event ev = {type, c, stream_id, code, false, false, false};
+    rq_event ev = {.type = type, .conn = c, .stream_id = stream_id, .error_code = code};
     if (type == RQ_EV_CLOSED) {
         ev.app_error = c->close_app;
         ev.by_peer = c->close_by_peer;
@@ -179,8 +179,12 @@ int rq_conn_new(rq_endpoint *ep, rq_role role, rq_time now, const rq_path_addr *
     rq_sentlog_init(&c->sentlog, SENTLOG_MAX_RECORDS);
     init_streams(c, t);
     rq_cids_init(&c->cids, t->active_connection_id_limit);
-    if (role == RQ_ROLE_SERVER)
+    if (role == RQ_ROLE_SERVER) {
         rq_cids_set_peer0(&c->cids, &c->dcid, NULL); /* the client's SCID, sequence 0 */
+        c->paths[0].dcid = c->dcid;
+        c->paths[0].has_dcid = true;
+        c->paths[0].owns_cid = true;
+    }
     int rc = build_local_tp(c, t);
     uint8_t token0[RQ_RESET_TOKEN_LEN];
     if (!rc)

@@ -53,6 +53,7 @@ typedef struct rq_path {
     bool validating;
     bool challenge_due; /* a PATH_CHALLENGE should go out on this path now */
     uint8_t challenges[3][8];
+    rq_time challenge_times[3];
     unsigned nchallenges;
     rq_time next_challenge;      /* when to challenge again (one PTO later) */
     rq_time validation_deadline; /* §8.2.4: give up then */
@@ -60,6 +61,12 @@ typedef struct rq_path {
     bool response_due;
     uint8_t response[8];
     rq_time last_recv; /* the last time a datagram arrived on this path */
+    /* The DCID this path sends with (RFC 9000 §9.5); without one, the connection's. */
+    rq_cid dcid;
+    bool has_dcid;
+    bool owns_cid;          /* dcid was taken for this path alone: retire it with the path */
+    rq_time challenge_sent; /* when the first challenge of this validation left */
+    rq_time probe_rtt;      /* the PATH_CHALLENGE/PATH_RESPONSE round trip, 0 if none */
 } rq_path;
 
 /* One packet number space (RFC 9000 §12.3) with its keys and CRYPTO stream. */
@@ -233,6 +240,12 @@ void rq_conn_path_on_response(rq_conn *c, const uint8_t data[8], rq_time now);
 void rq_conn_path_on_nonprobing(rq_conn *c, rq_path *p, uint64_t pn, rq_time now);
 /* Fills a challenge for path p into data (fresh random bytes, §8.2.1). */
 int rq_conn_path_new_challenge(rq_conn *c, rq_path *p, uint8_t data[8], rq_time now);
+/* The DCID to send with on path p. */
+const rq_cid *rq_conn_path_dcid(const rq_conn *c, const rq_path *p);
+/* Gives a path its own peer CID when one is spare (0), else RQ_ERR_AGAIN. */
+int rq_conn_path_take_cid(rq_conn *c, rq_path *p);
+/* After NEW_CONNECTION_ID retired the CIDs of the paths in `orphaned`: new ones for them. */
+void rq_conn_paths_reassign_cids(rq_conn *c, uint32_t orphaned);
 /* Validation timers: retransmit challenges, give up (§8.2.4, §9.3.2). */
 void rq_conn_paths_on_timeout(rq_conn *c, rq_time now);
 rq_time rq_conn_paths_next_timeout(const rq_conn *c);

@@ -32,6 +32,54 @@ void rq_conn_path_init(rq_path *p, uint32_t id, const rq_path_addr *addr, bool v
     rq_cc_init(&p->cc, &rq_cc_newreno_ops, RQ_CC_INITIAL_DATAGRAM_SIZE);
 }
 
+const rq_cid *rq_conn_path_dcid(const rq_conn *c, const rq_path *p)
+{
+    return p->has_dcid ? &p->dcid : &c->dcid;
+}
+
+int rq_conn_path_take_cid(rq_conn *c, rq_path *p)
+{
+    rq_cid cid;
+    int rc = rq_cids_take_unused(&c->cids, (int)p->id, &cid);
+    if (rc)
+        return rc;
+    p->dcid = cid;
+    p->has_dcid = true;
+    p->owns_cid = true;
+    if (p->id == c->active_path)
+        c->dcid = cid;
+    return 0;
+}
+
+void rq_conn_paths_reassign_cids(rq_conn *c, uint32_t orphaned)
+{
+    for (uint32_t i = 0; i < RQ_MAX_PATHS; i++) {
+        if (!(orphaned & (1u << i)))
+            continue;
+        rq_path *p = &c->paths[i];
+        p->has_dcid = false;
+        p->owns_cid = false;
+        /* RFC 9000 §5.1.2: a retired CID is not used again; the frame that retired it brought
+         * at least one new one. */
+        (void)rq_conn_path_take_cid(c, p);
+    }
+}
+
+/* A path we stop using: its own peer CID is retired (RFC 9000 §5.1.2). */
+static void drop_path(rq_conn *c, rq_path *p)
+{
+    if (p->owns_cid)
+        (void)rq_cids_retire_path(&c->cids, (int)p->id);
+    p->in_use = false;
+    p->has_dcid = p->owns_cid = false;
+}
+
+static void path_event(rq_conn *c, rq_event_type type, const rq_path *p)
+{
+    rq_event ev = {.type = type, .conn = c, .stream_id = -1, .path_id = p->id, .rtt = p->probe_rtt};
+    (void)rq_ep_push_event(c->ep, &ev);
+}
+
 static bool local_matches(const rq_addr *mine, const rq_addr *seen)
 {
     return mine->family == RQ_AF_NONE || seen->family == RQ_AF_NONE || rq_addr_eq(mine, seen);
@@ -48,6 +96,10 @@ rq_path *rq_conn_path_for(rq_conn *c, const rq_path_addr *addr, rq_time now)
     for (uint32_t i = 0; i < RQ_MAX_PATHS; i++)
         if (path_matches(&c->paths[i], addr))
             return &c->paths[i];
+    /* A client makes paths itself (rq_conn_probe_path); what arrives on a 4-tuple it left (the
+     * server's packets still in flight to an old address) counts for the current path. */
+    if (c->role == RQ_ROLE_CLIENT)
+        return &c->paths[c->active_path];
     /* A new 4-tuple: a free slot, else the least recently heard unvalidated spare one (a peer
      * cannot make us hold more than RQ_MAX_PATHS paths). */
     rq_path *slot = NULL;
@@ -63,12 +115,20 @@ rq_path *rq_conn_path_for(rq_conn *c, const rq_path_addr *addr, rq_time now)
     }
     if (!slot)
         return NULL;
+    if (slot->in_use)
+        drop_path(c, slot);
     uint32_t id = (uint32_t)(slot - c->paths);
     rq_path_addr a = *addr;
     if (a.local.family == RQ_AF_NONE)
         a.local = c->paths[c->active_path].addr.local;
     rq_conn_path_init(slot, id, &a, false);
     slot->last_recv = now;
+    /* RFC 9000 §9.5: answer on a new path with a fresh CID when the peer gave us a spare
+     * one; without, keep the current one (allowed when only the peer's address changed). */
+    if (rq_conn_path_take_cid(c, slot) != 0) {
+        slot->dcid = *rq_conn_path_dcid(c, &c->paths[c->active_path]);
+        slot->has_dcid = true;
+    }
     if (c->qlog)
         (void)rq_qlog_tuple_assigned(c->qlog, now, id, &a, &c->scid, &c->dcid);
     return slot;
@@ -107,7 +167,9 @@ int rq_conn_path_new_challenge(rq_conn *c, rq_path *p, uint8_t data[8], rq_time 
     if (rc)
         return rc;
     memmove(p->challenges[1], p->challenges[0], 2 * 8);
+    memmove(&p->challenge_times[1], &p->challenge_times[0], 2 * sizeof p->challenge_times[0]);
     memcpy(p->challenges[0], data, 8);
+    p->challenge_times[0] = now;
     if (p->nchallenges < 3)
         p->nchallenges++;
     p->challenge_due = false;
@@ -125,10 +187,12 @@ void rq_conn_path_on_response(rq_conn *c, const uint8_t data[8], rq_time now)
                 continue;
             /* RFC 9000 §8.2.3: the path the challenge went out on is validated. */
             bool was = p->validated;
+            p->probe_rtt = now - p->challenge_times[k];
             p->validated = true;
             p->validating = false;
             p->challenge_due = false;
             p->nchallenges = 0;
+            path_event(c, RQ_EV_PATH_VALIDATED, p);
             if (i == c->active_path) {
                 c->fallback_path = i;
                 /* §9.3 (MIG-9.3-05): a token for the client's new address. */
@@ -168,6 +232,8 @@ static void migrate(rq_conn *c, rq_path *p, rq_time now)
     if (old->validated)
         c->fallback_path = old->id;
     c->active_path = p->id;
+    c->dcid = *rq_conn_path_dcid(c, p);
+    path_event(c, RQ_EV_PATH_ACTIVE, p);
     /* §9.3: all later packets go to the new address; validate it if it is not already. */
     if (!p->validated && !p->validating)
         start_validation(c, p, now);
@@ -201,11 +267,12 @@ static void fail_validation(rq_conn *c, rq_path *p, rq_time now)
     p->validating = false;
     p->challenge_due = false;
     p->nchallenges = 0;
+    path_event(c, RQ_EV_PATH_FAILED, p);
     if (p->id != c->active_path) {
         /* An old path that no longer answers is no longer a place to fall back to. */
-        p->validated = false;
         if (c->fallback_path == p->id)
             c->fallback_path = c->active_path;
+        drop_path(c, p);
         return;
     }
     rq_path *fb = &c->paths[c->fallback_path];
@@ -213,7 +280,9 @@ static void fail_validation(rq_conn *c, rq_path *p, rq_time now)
         /* RFC 9000 §9.3.2: back to the last validated address. */
         detach(c, p, now);
         c->active_path = fb->id;
-        p->in_use = false;
+        c->dcid = *rq_conn_path_dcid(c, fb);
+        path_event(c, RQ_EV_PATH_ACTIVE, fb);
+        drop_path(c, p);
         if (c->qlog)
             (void)rq_qlog_migration_state_updated(c->qlog, now, p->id, RQ_QLOG_MIGRATION_NONE,
                                                   RQ_QLOG_MIGRATION_ABANDONED);
@@ -251,4 +320,99 @@ rq_time rq_conn_paths_next_timeout(const rq_conn *c)
             t = p->next_challenge;
     }
     return t;
+}
+
+/* ---- the client's own moves (RFC 9000 §9.1, §9.2) ---- */
+
+static bool migration_allowed(const rq_conn *c)
+{
+    /* §9: not before the handshake is confirmed; §18.2: not when the server forbids it; §9.5:
+     * not towards zero-length CIDs (the paths would be trivially linked). */
+    return c->role == RQ_ROLE_CLIENT && c->state == RQ_CONN_ESTABLISHED && c->have_peer_tp &&
+           !c->peer_tp.disable_active_migration && c->dcid.len > 0;
+}
+
+int rq_conn_probe_path(rq_conn *c, rq_time now, const rq_path_addr *addr, uint32_t *path_id)
+{
+    if (!c || !addr || !path_id)
+        return RQ_ERR_INVALID_ARG;
+    if (c->role == RQ_ROLE_CLIENT && c->state == RQ_CONN_ESTABLISHED && !c->handshake_confirmed)
+        return RQ_ERR_AGAIN;
+    if (!migration_allowed(c))
+        return RQ_ERR_INVALID_ARG;
+    for (uint32_t i = 0; i < RQ_MAX_PATHS; i++)
+        if (path_matches(&c->paths[i], addr))
+            return RQ_ERR_INVALID_ARG;
+    /* §9.5: a new path needs a CID of the server's that no other path uses. */
+    if (rq_cids_spare(&c->cids) == 0)
+        return RQ_ERR_AGAIN;
+    rq_path *slot = NULL;
+    for (uint32_t i = 0; i < RQ_MAX_PATHS && !slot; i++)
+        if (!c->paths[i].in_use)
+            slot = &c->paths[i];
+    if (!slot)
+        return RQ_ERR_LIMIT;
+    uint32_t id = (uint32_t)(slot - c->paths);
+    rq_conn_path_init(slot, id, addr, false);
+    slot->last_recv = now;
+    if (rq_conn_path_take_cid(c, slot) != 0) {
+        slot->in_use = false;
+        return RQ_ERR_AGAIN;
+    }
+    start_validation(c, slot, now);
+    if (c->qlog) {
+        (void)rq_qlog_tuple_assigned(c->qlog, now, id, addr, &c->scid, &slot->dcid);
+        (void)rq_qlog_migration_state_updated(c->qlog, now, id, RQ_QLOG_MIGRATION_NONE,
+                                              RQ_QLOG_PROBING_STARTED);
+    }
+    *path_id = id;
+    return 0;
+}
+
+int rq_conn_migrate(rq_conn *c, rq_time now, uint32_t path_id)
+{
+    if (!c || path_id >= RQ_MAX_PATHS || !c->paths[path_id].in_use || !migration_allowed(c) ||
+        !c->handshake_confirmed)
+        return RQ_ERR_INVALID_ARG;
+    if (path_id == c->active_path)
+        return 0;
+    rq_path *p = &c->paths[path_id], *old = &c->paths[c->active_path];
+    /* §9.4: packets sent on the old path no longer count; the new path starts afresh,
+     * its RTT seeded by the probe's round trip (RFC 9002 §5.2 allows any sample). */
+    detach(c, old, now);
+    if (p->probe_rtt)
+        rq_rtt_update(&p->rtt, p->probe_rtt, 0, 0, false, now);
+    c->active_path = path_id;
+    c->dcid = *rq_conn_path_dcid(c, p);
+    if (p->validated)
+        c->fallback_path = path_id;
+    else if (!p->validating)
+        start_validation(c, p, now);
+    /* §5.1.2: the old path's CID goes once the old path is left. */
+    drop_path(c, old);
+    if (c->fallback_path == old->id)
+        c->fallback_path = path_id;
+    path_event(c, RQ_EV_PATH_ACTIVE, p);
+    if (c->qlog)
+        (void)rq_qlog_migration_state_updated(c->qlog, now, path_id, RQ_QLOG_MIGRATION_NONE,
+                                              RQ_QLOG_MIGRATION_COMPLETE);
+    rq_recovery_env env;
+    rq_conn_recovery_env(c, &env);
+    rq_recovery_set_timer(&c->rec, now, &env);
+    return 0;
+}
+
+int rq_conn_path_info(const rq_conn *c, uint32_t path_id, rq_path_addr *addr, rq_time *smoothed_rtt,
+                      bool *validated)
+{
+    if (!c || path_id >= RQ_MAX_PATHS || !c->paths[path_id].in_use)
+        return RQ_ERR_INVALID_ARG;
+    const rq_path *p = &c->paths[path_id];
+    if (addr)
+        *addr = p->addr;
+    if (smoothed_rtt)
+        *smoothed_rtt = p->rtt.smoothed_rtt;
+    if (validated)
+        *validated = p->validated;
+    return 0;
 }

@@ -127,7 +127,7 @@ static int on_stream_frames(rq_conn *c, const rq_frame *f)
         uint64_t before = c->streams.peer_max_streams[uni];
         rc = rq_streams_on_max_streams(&c->streams, uni, f->max_streams.max);
         if (!rc && c->streams.peer_max_streams[uni] > before) {
-            rq_event ev = {RQ_EV_STREAMS_AVAILABLE, c, -1, 0, false, false, uni};
+            rq_event ev = {.type = RQ_EV_STREAMS_AVAILABLE, .conn = c, .stream_id = -1, .uni = uni};
             (void)rq_ep_push_event(c->ep, &ev);
         }
         return rc;
@@ -151,11 +151,11 @@ static int on_new_cid(rq_conn *c, const rq_frame *f)
     /* RFC 9000 §19.15: an endpoint using zero-length CIDs cannot be given new ones. */
     if (c->dcid.len == 0)
         return RQ_ERR_PROTOCOL_VIOLATION;
-    bool changed = false;
+    uint32_t orphaned = 0;
     int rc = rq_cids_on_new(&c->cids, f->new_cid.seq, f->new_cid.retire_prior_to, &f->new_cid.cid,
-                            f->new_cid.reset_token, &changed);
-    if (!rc && changed)
-        c->dcid = *rq_cids_dcid(&c->cids); /* §5.1.2: stop using retired CIDs */
+                            f->new_cid.reset_token, &orphaned);
+    if (!rc && orphaned)
+        rq_conn_paths_reassign_cids(c, orphaned); /* §5.1.2: stop using retired CIDs */
     return rc;
 }
 

@@ -299,7 +299,8 @@ static int open_packet(rq_conn *c, pkt_build *pb, rq_pn_space sp, uint8_t *buf, 
     rq_wr w = rq_wr_init(buf, room - RQ_AEAD_TAG_LEN);
     int rc;
     if (sp == RQ_PN_SPACE_APPLICATION) {
-        rc = rq_pkt_write_short(&w, &c->dcid, false, c->tx_phase, pb->pn, pn_len, &pb->pos);
+        rc = rq_pkt_write_short(&w, rq_conn_path_dcid(c, &c->paths[c->tx_path]), false, c->tx_phase,
+                                pb->pn, pn_len, &pb->pos);
     } else {
         bool initial = sp == RQ_PN_SPACE_INITIAL;
         const uint8_t *token = initial && c->retry_token_len ? c->retry_token : NULL;

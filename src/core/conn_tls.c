@@ -77,9 +77,13 @@ static int apply_peer_tp(rq_conn *c, const uint8_t *data, size_t len)
     const rq_tparams *tp = &c->peer_tp;
     c->peer_max_ack_delay = tp->max_ack_delay * RQ_MS;
     /* RFC 9000 §10.3: the server's handshake CID comes with its reset token here. */
-    if (c->role == RQ_ROLE_CLIENT)
+    if (c->role == RQ_ROLE_CLIENT) {
         rq_cids_set_peer0(&c->cids, &c->dcid,
                           tp->has_stateless_reset_token ? tp->stateless_reset_token : NULL);
+        c->paths[0].dcid = c->dcid;
+        c->paths[0].has_dcid = true;
+        c->paths[0].owns_cid = true;
+    }
     rq_streams_peer_params pp = {
         .max_data = tp->initial_max_data,
         .max_stream_data_bidi_local = tp->initial_max_stream_data_bidi_local,

@@ -29,7 +29,7 @@ static void setup(rq_cids *c, uint64_t limit)
     rq_cids_set_peer0(c, &p0, t);
 }
 
-static int add_peer(rq_cids *c, uint64_t seq, uint64_t rpt, uint8_t tag, bool *changed)
+static int add_peer(rq_cids *c, uint64_t seq, uint64_t rpt, uint8_t tag, uint32_t *changed)
 {
     uint8_t t[16];
     tok(tag, t);
@@ -98,7 +98,7 @@ static void test_new_cid_repeats_and_conflicts_mig_19_15_04(void)
 {
     rq_cids c;
     setup(&c, 4);
-    bool changed;
+    uint32_t changed;
     RQ_CHECK_ERR(add_peer(&c, 1, 0, 1, &changed), RQ_OK);
     RQ_CHECK_ERR(add_peer(&c, 1, 0, 1, &changed), RQ_OK);
     RQ_CHECK_ERR(add_peer(&c, 1, 0, 1, &changed), RQ_OK);
@@ -116,7 +116,7 @@ static void test_limit_after_processing_mig_5_1_1_06(void)
 {
     rq_cids c;
     setup(&c, 3);
-    bool changed;
+    uint32_t changed;
     RQ_CHECK_ERR(add_peer(&c, 1, 0, 1, &changed), RQ_OK);
     RQ_CHECK_ERR(add_peer(&c, 2, 0, 2, &changed), RQ_OK);
     RQ_CHECK_ERR(add_peer(&c, 3, 0, 3, &changed), RQ_ERR_CONNECTION_ID_LIMIT);
@@ -136,12 +136,14 @@ static void test_retire_prior_to_mig_5_1_2_03(void)
 {
     rq_cids c;
     setup(&c, 4);
-    bool changed;
+    uint32_t changed;
     RQ_CHECK_ERR(add_peer(&c, 1, 0, 1, &changed), RQ_OK);
     RQ_CHECK_ERR(add_peer(&c, 3, 2, 3, &changed), RQ_OK);
-    RQ_CHECK(changed);
-    rq_cid three = mk(3);
-    RQ_CHECK(rq_cid_eq(rq_cids_dcid(&c), &three));
+    RQ_CHECK_EQ_INT(changed, 1u << 0); /* path 0 lost the handshake CID */
+    rq_cid three = mk(3), now_used;
+    RQ_CHECK_ERR(rq_cids_take_unused(&c, 0, &now_used), RQ_OK);
+    RQ_CHECK(rq_cid_eq(&now_used, &three));
+    RQ_CHECK(rq_cids_path_dcid(&c, 0, &now_used) && rq_cid_eq(&now_used, &three));
     rq_frame f;
     uint64_t retired[4];
     int n = 0;
@@ -152,7 +154,7 @@ static void test_retire_prior_to_mig_5_1_2_03(void)
     RQ_CHECK_EQ_INT(n, 2);
     RQ_CHECK(retired[0] + retired[1] == 1 && retired[0] != retired[1]);
     RQ_CHECK_ERR(add_peer(&c, 4, 1, 4, &changed), RQ_OK); /* lower RPT: nothing re-retired */
-    RQ_CHECK(!changed);
+    RQ_CHECK_EQ_INT(changed, 0);
     RQ_CHECK(!rq_cids_next_retire(&c, &f));
     RQ_CHECK_ERR(add_peer(&c, 2, 0, 2, &changed), RQ_OK); /* seq 2 < RPT 2? no: 2 >= 2 */
     RQ_CHECK_EQ_INT(c.npeer, 3);
@@ -176,7 +178,7 @@ static void test_retiring_bound_mig_5_1_2_04(void)
 {
     rq_cids c;
     setup(&c, 2);
-    bool changed;
+    uint32_t changed;
     int rc = 0;
     uint64_t seq = 1;
     /* Each frame retires everything before it: one retirement queued per frame, none acked. */
@@ -196,7 +198,7 @@ static void test_reset_tokens_follow_cids_mig_10_3_1_02(void)
 {
     rq_cids c;
     setup(&c, 4);
-    bool changed;
+    uint32_t changed;
     uint8_t dg[40] = {0x40};
     uint8_t t1[16];
     tok(1, t1);
@@ -207,8 +209,33 @@ static void test_reset_tokens_follow_cids_mig_10_3_1_02(void)
     RQ_CHECK(!rq_cids_reset_matches(&c, dg, sizeof dg));
 }
 
+/* MIG-9.5-01/02, MIG-9.5-06: each path gets its own peer CID; with no spare one a new path
+ * must wait; retiring a path's CID (MIG-5.1.2-01) queues RETIRE_CONNECTION_ID. */
+static void test_cid_per_path_mig_9_5_06(void)
+{
+    rq_cids c;
+    setup(&c, 4);
+    rq_cid got;
+    uint32_t orphaned;
+    RQ_CHECK_EQ_INT(rq_cids_spare(&c), 0);
+    RQ_CHECK_ERR(rq_cids_take_unused(&c, 1, &got), RQ_ERR_AGAIN);
+    RQ_CHECK_ERR(add_peer(&c, 1, 0, 1, &orphaned), RQ_OK);
+    RQ_CHECK_ERR(add_peer(&c, 2, 0, 2, &orphaned), RQ_OK);
+    RQ_CHECK_EQ_INT(rq_cids_spare(&c), 2);
+    rq_cid one = mk(1), zero = mk(200);
+    RQ_CHECK_ERR(rq_cids_take_unused(&c, 1, &got), RQ_OK);
+    RQ_CHECK(rq_cid_eq(&got, &one));
+    RQ_CHECK(rq_cids_path_dcid(&c, 0, &got) && rq_cid_eq(&got, &zero));
+    RQ_CHECK_ERR(rq_cids_retire_path(&c, 0), RQ_OK);
+    RQ_CHECK(!rq_cids_path_dcid(&c, 0, &got));
+    rq_frame f;
+    RQ_CHECK(rq_cids_next_retire(&c, &f));
+    RQ_CHECK_EQ_U64(f.retire_cid.seq, 0);
+}
+
 int main(void)
 {
+    RQ_RUN(test_cid_per_path_mig_9_5_06);
     RQ_RUN(test_issue_sequence_and_limit_mig_5_1_1_02);
     RQ_RUN(test_retire_rules_mig_19_16_01);
     RQ_RUN(test_new_cid_repeats_and_conflicts_mig_19_15_04);
