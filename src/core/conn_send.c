@@ -553,6 +553,8 @@ int rq_conn_send(rq_conn *c, rq_time now, rq_datagram_out *out)
         if (i == c->active_path || !q->in_use || !(q->challenge_due || q->response_due))
             continue;
         int rc = send_probe(c, q, now, out);
+        /* The probe set tx_path to its own path: everything else goes on the active one. */
+        c->tx_path = c->active_path;
         if (rc)
             return rc;
     }
