@@ -118,7 +118,9 @@ static void expect_close(const char *name, const char *hex, uint64_t code)
 }
 
 /* RFC 9000 §19.8, §3: STREAM on a server-initiated unidirectional stream (id 3), which only
- * the server sends on: STREAM_STATE_ERROR. */
+ * the server sends on: STREAM_STATE_ERROR. MIG-10.3-01: like every case here, the error
+ * reaches the peer in a CONNECTION_CLOSE (the client reports the server's code), never as a
+ * Stateless Reset. */
 static void test_stream_on_peer_send_only_stream_rfc9000_19_8(void)
 {
     expect_close("stream_state", "0b 03 01 61", 0x05);

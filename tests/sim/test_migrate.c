@@ -181,11 +181,46 @@ static void test_probe_refused_mig_9_02(void)
     mg_free(&r);
 }
 
+/* MIG-9-03: a client that migrates although the server sent disable_active_migration (an
+ * instrumented client that ignores the flag) is followed, validated and kept: the server
+ * neither resets nor closes, since it cannot tell such a move from a NAT rebinding. */
+static void test_server_follows_despite_disable_active_migration_mig_9_03(void)
+{
+    mg_run r;
+    rq_config *scfg = sim_qnode_server_config();
+    rq_transport_settings t;
+    rq_transport_defaults(&t);
+    t.disable_active_migration = true;
+    RQ_CHECK(scfg && rq_config_set_transport(scfg, &t) == 0);
+    RQ_CHECK_ERR(mg_new(&r, 0x93, scfg), RQ_OK);
+    RQ_CHECK_ERR(sim_qnode_connect(r.client, &SERVER_ADDR, "localhost", 1000000), RQ_OK);
+    RQ_CHECK_ERR(sim_run_until(r.s, 200 * RQ_MS), RQ_OK);
+    rq_conn *c = r.client->conn;
+    RQ_CHECK(c && c->handshake_confirmed && c->peer_tp.disable_active_migration);
+    c->peer_tp.disable_active_migration = false; /* the misbehaving client */
+    rq_path_addr b = {CLIENT_B, SERVER_ADDR};
+    RQ_CHECK_ERR(rq_conn_probe_path(c, sim_now(r.s), &b, &r.path_id), RQ_OK);
+    RQ_CHECK_ERR(rq_conn_migrate(c, sim_now(r.s), r.path_id), RQ_OK); /* break before make */
+    RQ_CHECK_ERR(sim_host_wake(r.s, r.client->host), RQ_OK);
+    RQ_CHECK_ERR(sim_run_until_pred(r.s, done, &r, sim_now(r.s) + 60 * RQ_SEC), RQ_OK);
+    RQ_CHECK_ERR(sim_run_until(r.s, sim_now(r.s) + RQ_SEC), RQ_OK);
+    RQ_CHECK(!r.client->closed && !r.server->closed);
+    RQ_CHECK_EQ_U64(r.server->received, 1000000);
+    RQ_CHECK_EQ_U64(r.server->bad_bytes, 0);
+    rq_conn *sc = r.server->conn;
+    RQ_CHECK(rq_addr_eq(&sc->paths[sc->active_path].addr.remote, &CLIENT_B));
+    RQ_CHECK(sc->paths[sc->active_path].validated);
+    /* No Stateless Reset reached the client (it would have closed it). */
+    RQ_CHECK_EQ_U64(r.qt.st.resets, 0);
+    mg_free(&r);
+}
+
 int main(void)
 {
     int64_t live = rq_mem_live();
     RQ_RUN(test_client_probe_then_migrate_mig_9_5_01);
     RQ_RUN(test_probe_refused_mig_9_02);
+    RQ_RUN(test_server_follows_despite_disable_active_migration_mig_9_03);
     if (rq_mem_live() != live)
         fprintf(stderr, "leak: %lld allocations\n", (long long)(rq_mem_live() - live));
     return rq_test_summary();

@@ -172,6 +172,46 @@ static void check_rebind(bool new_address)
                 (double)r.rebind_at / 1e9, (double)validated_at / 1e9);
     /* MIG-9.3.1-01 (RFC 9000 §8): at most 3x what the new address sent, until validated. */
     RQ_CHECK(to_new_before_valid <= 3 * from_new_before_valid);
+    /* Path frames across the whole run, both directions. */
+    uint8_t sent_challenges[64][8];
+    size_t nsent = 0;
+    bool two_in_one = false, repeated = false, echo_ok = true, small_response = false;
+    bool token_after = false;
+    for (size_t i = 0; i < r.qt.count; i++) {
+        const qtrace_pkt *p = &r.qt.pkts[i];
+        int challenges = 0;
+        for (size_t f = p->first_frame; f < p->first_frame + p->frame_count; f++) {
+            const rq_frame *fr = &r.qt.frames[f];
+            if (fr->type == RQ_FT_PATH_CHALLENGE && p->dir == QTRACE_S2C) {
+                challenges++;
+                for (size_t k = 0; k < nsent; k++)
+                    repeated |= memcmp(sent_challenges[k], fr->path.data, 8) == 0;
+                if (nsent < 64)
+                    memcpy(sent_challenges[nsent++], fr->path.data, 8);
+            }
+            if (fr->type == RQ_FT_PATH_RESPONSE && p->dir == QTRACE_C2S) {
+                bool found = false;
+                for (size_t k = 0; k < nsent; k++)
+                    found |= memcmp(sent_challenges[k], fr->path.data, 8) == 0;
+                echo_ok &= found;
+                small_response |= p->len < 1200;
+            }
+            if (fr->type == RQ_FT_NEW_TOKEN && p->dir == QTRACE_S2C && p->t >= validated_at &&
+                rq_addr_eq(&p->dst, &r.after))
+                token_after = true;
+        }
+        two_in_one |= challenges > 1;
+    }
+    /* MIG-8.2.1-01: at most one PATH_CHALLENGE per packet. */
+    RQ_CHECK(!two_in_one);
+    /* MIG-8.2.1-03: every challenge carries new data, retransmissions included. */
+    RQ_CHECK(nsent >= 2 && !repeated);
+    /* MIG-8.2.2-01: each PATH_RESPONSE echoes data the server challenged with. */
+    RQ_CHECK(echo_ok);
+    /* MIG-8.2.2-05: PATH_RESPONSE travels in datagrams of at least 1200 bytes. */
+    RQ_CHECK(!small_response);
+    /* MIG-9.3-05: after validating the new address, a fresh NEW_TOKEN goes there. */
+    RQ_CHECK(token_after);
     /* The server's state agrees: active on the new address, validated. */
     rq_conn *sc = r.server->conn;
     RQ_CHECK(sc != NULL);
@@ -186,8 +226,9 @@ static void check_rebind(bool new_address)
     run_free(&r);
 }
 
-/* MIG-9.3-01, MIG-9.3-02, MIG-9.3.3-01, MIG-8.2.1-04, MIG-9.3.1-01: a port-only rebind (the
- * interop runner's rebind-port). */
+/* MIG-9.3-01, MIG-9.3-02, MIG-9.3.3-01, MIG-8.2.1-04, MIG-9.3.1-01, MIG-8.2.1-01,
+ * MIG-8.2.1-03, MIG-8.2.2-01, MIG-8.2.2-05, MIG-9.3-05: a port-only rebind (the interop
+ * runner's rebind-port). */
 static void test_nat_rebind_port_mig_9_3_01(void)
 {
     check_rebind(false);

@@ -30,9 +30,10 @@ static bool done(sim *s, void *ctx)
     return r->server->fin_received || r->client->closed || r->server->closed;
 }
 
-/* MIG-9.3.2-01, MIG-9.3.2-02, MIG-9.3.1-01: the spoofed copy arrives first; the server goes
- * back to the real address, stays under 3x towards the spoofed one, and its validation of
- * the spoofed address gets no answer. */
+/* MIG-9.3.2-01, MIG-9.3.2-02, MIG-9.3.1-01, MIG-8-01: the spoofed copy arrives first; the
+ * server goes back to the real address, stays under 3x towards the spoofed one, and its
+ * validation of the spoofed address gets no answer. MIG-8.2.4-02: that failed validation only
+ * costs the spoofed path; the connection goes on. */
 static void test_spoofed_migration_falls_back_mig_9_3_2_01(void)
 {
     sp_run r;

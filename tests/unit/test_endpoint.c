@@ -138,7 +138,8 @@ static void test_small_initial_dropped_rfc9000_14_1(void)
 }
 
 /* RFC 9000 §18.2: transport settings outside the allowed ranges are refused; a server may
- * not use zero-length CIDs (§5.1). */
+ * not use zero-length CIDs (§5.1; MIG-10.3.2-02: its resets come from a static key, which
+ * needs CIDs of one fixed, non-zero length — every CID it issues has local_cid_len bytes). */
 static void test_transport_settings_checked_rfc9000_18_2(void)
 {
     rq_config *cfg = rq_config_new(RQ_ROLE_SERVER);
@@ -180,8 +181,43 @@ static void test_api_misuse(void)
     rq_config_free(cfg);
 }
 
+/* MIG-5.1-01: the CIDs an endpoint issues (its default generator: GnuTLS's CSPRNG) carry
+ * nothing that links them: over 10,000 of them every bit position is set about half of the
+ * time (within 8 standard deviations) and no byte position is constant. */
+static void test_cids_unlinkable_mig_5_1_01(void)
+{
+    rq_config *cfg = rq_config_new(RQ_ROLE_SERVER);
+    rq_endpoint *ep = rq_endpoint_new(cfg, NULL, NULL, NULL);
+    RQ_CHECK(ep);
+    enum { N = 10000, LEN = 8 };
+    static unsigned ones[LEN * 8];
+    static uint8_t first[LEN];
+    static bool varies[LEN];
+    memset(ones, 0, sizeof ones);
+    memset(varies, 0, sizeof varies);
+    for (int i = 0; i < N; i++) {
+        rq_cid cid;
+        RQ_CHECK_ERR(rq_ep_new_cid(ep, LEN, &cid), RQ_OK);
+        for (int b = 0; b < LEN; b++) {
+            if (i == 0)
+                first[b] = cid.data[b];
+            else if (cid.data[b] != first[b])
+                varies[b] = true;
+            for (int bit = 0; bit < 8; bit++)
+                ones[b * 8 + bit] += (cid.data[b] >> bit) & 1;
+        }
+    }
+    for (int k = 0; k < LEN * 8; k++)
+        RQ_CHECK(ones[k] > N * 46 / 100 && ones[k] < N * 54 / 100);
+    for (int b = 0; b < LEN; b++)
+        RQ_CHECK(varies[b]);
+    rq_endpoint_free(ep);
+    rq_config_free(cfg);
+}
+
 int main(void)
 {
+    RQ_RUN(test_cids_unlinkable_mig_5_1_01);
     RQ_RUN(test_log_without_static_keys_rfc9000_10_3_2);
     RQ_RUN(test_version_negotiation_rfc9000_6_1);
     RQ_RUN(test_stateless_reset_for_unknown_cid_rfc9000_10_3);

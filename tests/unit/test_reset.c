@@ -21,7 +21,7 @@ static int failing_random(void *ctx, uint8_t *buf, size_t len)
     return -1;
 }
 
-/* §10.3.2: token = HMAC-SHA256(key, CID)[0..16]; the expected value was computed
+/* MIG-10.3.2-01 — §10.3.2: token = HMAC-SHA256(key, CID)[0..16]; the expected value was computed
  * independently (Python's hmac module). Same key and CID, same token (a restarted server can
  * reset); another CID or key, another token. */
 static void test_reset_token_derivation_rfc9000_10_3_2(void)
@@ -46,7 +46,8 @@ static void test_reset_token_derivation_rfc9000_10_3_2(void)
     RQ_CHECK_ERR(rq_reset_token_derive(key, &cid, t2), RQ_ERR_INVALID_ARG);
 }
 
-/* §10.3.3: a reset is always smaller than its trigger (no loops), never below 21 bytes
+/* MIG-10.3-05, MIG-10.3.3-01 — §10.3.3: a reset is always smaller than its trigger (no loops),
+ * never below 21 bytes
  * (§10.3: 38 unpredictable bits + token), far below 3× the trigger (§10.3: amplification);
  * §10.3: one byte shorter for triggers up to 43 bytes, and at least 42 bytes beyond. */
 static void test_reset_sizing_rfc9000_10_3_3(void)
