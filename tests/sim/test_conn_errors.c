@@ -4,6 +4,7 @@
  * live keys and delivered to the server through the simulated network. */
 #include "inject.h"
 #include "link.h"
+#include "qinject.h"
 #include "qnode.h"
 #include "rqtest.h"
 #include "trace.h"
@@ -69,27 +70,8 @@ static void teardown(env *e)
  * as if the client had sent it. */
 static int forge(env *e, const uint8_t *payload, size_t len)
 {
-    rq_conn *c = e->client->conn;
-    rq_space *sp = &c->spaces[RQ_PN_SPACE_APPLICATION];
-    uint8_t pkt[1500];
-    rq_wr w = rq_wr_init(pkt, sizeof pkt - RQ_AEAD_TAG_LEN);
-    rq_pkt_wpos pos;
-    uint64_t pn = sp->next_pn++;
-    int rc = rq_pkt_write_short(&w, &c->dcid, false, c->tx_phase, pn, 4, &pos);
-    if (rc)
-        return rc;
-    if (!rq_wr_bytes(&w, payload, len))
-        return RQ_ERR_BUFFER_TOO_SMALL;
-    /* Header protection needs 4 bytes after the packet number (RFC 9001 §5.4.2). */
-    while ((size_t)(w.p - pkt) - pos.pn_offset < 4 + 4)
-        if (!rq_wr_u8(&w, 0))
-            return RQ_ERR_BUFFER_TOO_SMALL;
-    size_t out;
-    rc = rq_packet_protect(&sp->tx, &sp->tx_hp, pn, pkt, (size_t)(w.p - pkt), pos.pn_offset,
-                           sizeof pkt, &out);
-    if (rc)
-        return rc;
-    return sim_inject(e->s, e->c2s, sim_now(e->s), &CLIENT_ADDR, &SERVER_ADDR, pkt, out, NULL);
+    return sim_forge_1rtt(e->s, e->c2s, e->client->conn, &CLIENT_ADDR, &SERVER_ADDR, payload, len,
+                          0);
 }
 
 /* Sends the frame bytes (hex) from the client and checks that the server closes with `code`

@@ -1,0 +1,162 @@
+/* Rules at the edges of path validation and CIDs, with packets forged from the client's live
+ * keys: a small probe from a new address is answered there within the 3x budget and does not
+ * move the connection; a datagram too small to be a packet changes nothing; an endpoint that
+ * sends with zero-length CIDs refuses NEW_CONNECTION_ID. */
+#include "ledger.h"
+#include "link.h"
+#include "qinject.h"
+#include "qnode.h"
+#include "qtrace.h"
+#include "rqtest.h"
+
+#include "core/alloc.h"
+
+static const rq_addr CLIENT_ADDR = {RQ_AF_INET4, 50000, {10, 0, 0, 1}, 0};
+static const rq_addr NEW_ADDR = {RQ_AF_INET4, 50007, {10, 0, 0, 1}, 0};
+static const rq_addr SERVER_ADDR = {RQ_AF_INET4, 443, {10, 0, 0, 2}, 0};
+
+typedef struct pr_run {
+    sim *s;
+    sim_qnode *client, *server;
+    sim_link *c2s;
+    qtrace qt;
+} pr_run;
+
+static bool settled(sim *s, void *ctx)
+{
+    (void)s;
+    pr_run *r = ctx;
+    rq_conn *c = r->client->conn;
+    return (c && c->handshake_confirmed && r->server->conn) || r->client->closed;
+}
+
+static int setup(pr_run *r, uint64_t seed, uint8_t client_cid_len)
+{
+    memset(r, 0, sizeof *r);
+    sim_link_cfg link = {.delay = 5 * RQ_MS};
+    rq_config *cc = sim_qnode_client_config(), *sc = sim_qnode_server_config();
+    if (!cc || !sc)
+        return RQ_ERR_NOMEM;
+    rq_transport_settings t;
+    rq_transport_defaults(&t);
+    t.local_cid_len = client_cid_len;
+    int rc = rq_config_set_transport(cc, &t);
+    qtrace_config(&r->qt, cc);
+    qtrace_config(&r->qt, sc);
+    if (!rc)
+        rc = sim_new(seed, &r->s);
+    if (!rc)
+        rc = sim_qnode_new(r->s, "client", cc, &CLIENT_ADDR, &r->client);
+    if (!rc)
+        rc = sim_qnode_new(r->s, "server", sc, &SERVER_ADDR, &r->server);
+    if (!rc)
+        rc = sim_connect(r->s, sim_host_elem(r->client->host), 0, sim_host_elem(r->server->host), 0,
+                         &link, &link, &r->c2s, NULL);
+    if (!rc)
+        rc = qtrace_attach(&r->qt, r->s);
+    if (!rc)
+        rc = sim_qnode_connect(r->client, &SERVER_ADDR, "localhost", 0);
+    if (!rc)
+        rc = sim_run_until_pred(r->s, settled, r, 5 * RQ_SEC);
+    if (!rc) /* let the handshake's last packets and CID frames settle */
+        rc = sim_run_until(r->s, sim_now(r->s) + 200 * RQ_MS);
+    return rc;
+}
+
+static void teardown(pr_run *r)
+{
+    sim_free(r->s);
+    qtrace_free(&r->qt);
+    sim_qnode_free(r->client);
+    sim_qnode_free(r->server);
+}
+
+/* MIG-8.2.1-06 (a datagram under 1200 bytes carrying PATH_CHALLENGE is not dropped),
+ * MIG-8.2.2-01 (the response echoes the data), MIG-8.2.2-03 (it goes back to the address the
+ * challenge came from), MIG-8.2.2-06 (no padding past the 3x budget of that unvalidated
+ * address), MIG-9.1-02 / RFC 9000 §9.3 (a probing-only packet does not move the connection). */
+static void test_small_probe_answered_within_budget_mig_8_2_2_06(void)
+{
+    pr_run r;
+    RQ_CHECK_ERR(setup(&r, 0xb1, 8), RQ_OK);
+    const uint8_t challenge[] = {0x1a, 1, 2, 3, 4, 5, 6, 7, 8};
+    rq_time t0 = sim_now(r.s);
+    RQ_CHECK_ERR(sim_forge_1rtt(r.s, r.c2s, r.client->conn, &NEW_ADDR, &SERVER_ADDR, challenge,
+                                sizeof challenge, 0),
+                 RQ_OK);
+    RQ_CHECK_ERR(sim_run_until(r.s, sim_now(r.s) + 100 * RQ_MS), RQ_OK);
+    sim_ledger *l = sim_get_ledger(r.s);
+    uint64_t in = sim_ledger_pair(l, &NEW_ADDR, &SERVER_ADDR).recv_bytes;
+    uint64_t out = sim_ledger_pair(l, &SERVER_ADDR, &NEW_ADDR).sent_bytes;
+    RQ_CHECK(in > 0 && in < 100);
+    RQ_CHECK(out > 0);
+    RQ_CHECK(out <= 3 * in);
+    bool echoed = false;
+    for (size_t i = 0; i < r.qt.count; i++) {
+        const qtrace_pkt *p = &r.qt.pkts[i];
+        if (p->dir != QTRACE_S2C || p->t < t0 || !rq_addr_eq(&p->dst, &NEW_ADDR))
+            continue;
+        for (size_t f = p->first_frame; f < p->first_frame + p->frame_count; f++)
+            if (r.qt.frames[f].type == RQ_FT_PATH_RESPONSE &&
+                memcmp(r.qt.frames[f].path.data, challenge + 1, 8) == 0)
+                echoed = true;
+    }
+    RQ_CHECK(echoed);
+    rq_conn *sc = r.server->conn;
+    RQ_CHECK(rq_addr_eq(&sc->paths[sc->active_path].addr.remote, &CLIENT_ADDR));
+    RQ_CHECK(!r.server->closed && !r.client->closed);
+    teardown(&r);
+}
+
+/* MIG-10.3-06: a 20-byte datagram (a short header is never valid under 21 bytes) to a live
+ * connection gets no reply and changes nothing. */
+static void test_tiny_datagram_ignored_mig_10_3_06(void)
+{
+    pr_run r;
+    RQ_CHECK_ERR(setup(&r, 0xb2, 8), RQ_OK);
+    rq_conn *sc = r.server->conn;
+    uint8_t dg[20] = {0x41};
+    memcpy(dg + 1, r.client->conn->dcid.data, r.client->conn->dcid.len);
+    uint64_t sent_before =
+        sim_ledger_pair(sim_get_ledger(r.s), &SERVER_ADDR, &CLIENT_ADDR).sent_dgrams;
+    uint64_t recv_pn_before = rq_ackrecv_largest(&sc->spaces[RQ_PN_SPACE_APPLICATION].ack);
+    RQ_CHECK_ERR(
+        sim_inject(r.s, r.c2s, sim_now(r.s), &CLIENT_ADDR, &SERVER_ADDR, dg, sizeof dg, NULL),
+        RQ_OK);
+    RQ_CHECK_ERR(sim_run_until(r.s, sim_now(r.s) + 50 * RQ_MS), RQ_OK);
+    uint64_t sent_after =
+        sim_ledger_pair(sim_get_ledger(r.s), &SERVER_ADDR, &CLIENT_ADDR).sent_dgrams;
+    RQ_CHECK_EQ_U64(sent_after, sent_before);
+    RQ_CHECK_EQ_U64(rq_ackrecv_largest(&sc->spaces[RQ_PN_SPACE_APPLICATION].ack), recv_pn_before);
+    RQ_CHECK(!r.server->closed);
+    teardown(&r);
+}
+
+/* MIG-19.15-03: the server sends to a client that chose a zero-length CID; a
+ * NEW_CONNECTION_ID from that client is a PROTOCOL_VIOLATION. */
+static void test_new_cid_to_zero_length_sender_mig_19_15_03(void)
+{
+    pr_run r;
+    RQ_CHECK_ERR(setup(&r, 0xb3, 0), RQ_OK);
+    uint8_t f[1 + 1 + 1 + 1 + 8 + 16] = {0x18, 0x05, 0x00, 0x08};
+    memset(f + 4, 0x77, 8);
+    memset(f + 12, 0x55, 16);
+    RQ_CHECK_ERR(
+        sim_forge_1rtt(r.s, r.c2s, r.client->conn, &CLIENT_ADDR, &SERVER_ADDR, f, sizeof f, 0),
+        RQ_OK);
+    RQ_CHECK_ERR(sim_run_until(r.s, sim_now(r.s) + 2 * RQ_SEC), RQ_OK);
+    RQ_CHECK(r.server->closed);
+    RQ_CHECK_EQ_U64(r.server->close_code, 0x0a);
+    teardown(&r);
+}
+
+int main(void)
+{
+    int64_t live = rq_mem_live();
+    RQ_RUN(test_small_probe_answered_within_budget_mig_8_2_2_06);
+    RQ_RUN(test_tiny_datagram_ignored_mig_10_3_06);
+    RQ_RUN(test_new_cid_to_zero_length_sender_mig_19_15_03);
+    if (rq_mem_live() != live)
+        fprintf(stderr, "leak: %lld allocations\n", (long long)(rq_mem_live() - live));
+    return rq_test_summary();
+}
