@@ -95,6 +95,18 @@ typedef struct rq_qlog_callbacks {
 /* Installs qlog callbacks (copied; NULL removes them). */
 RQ_API void rq_config_set_qlog(rq_config *cfg, const rq_qlog_callbacks *cb);
 
+/* Server: advertise a preferred address (RFC 9000 §9.6): an IPv4 and/or an IPv6 address
+ * (either may be NULL) that clients move to once the handshake is confirmed; the endpoint must
+ * receive datagrams sent to it. Typical use: leave an address shared by many servers for one
+ * unique to this server. Returns 0 or RQ_ERR_INVALID_ARG (both NULL, wrong families, or
+ * zero-length CIDs configured: §18.2 forbids a preferred address then). */
+RQ_API int rq_config_set_preferred_address(rq_config *cfg, const rq_addr *v4, const rq_addr *v6);
+
+/* Client: whether to move to a server's preferred address (default yes), and which family to
+ * try when the server offers both (RQ_AF_INET4 by default; the client's own address family
+ * decides when it has only one). */
+RQ_API void rq_config_follow_preferred_address(rq_config *cfg, bool follow, rq_family prefer);
+
 /* A readable log: one line at a time (no trailing newline), for conditions an operator should
  * know about, e.g. that stateless resets will not survive a restart. */
 typedef void (*rq_log_fn)(void *ctx, const char *line);

@@ -91,6 +91,16 @@ int rq_cids_issue(rq_cids *c, const rq_cid *cid, const uint8_t token[RQ_RESET_TO
     return 0;
 }
 
+int rq_cids_issue_in_tp(rq_cids *c, const rq_cid *cid, const uint8_t token[RQ_RESET_TOKEN_LEN])
+{
+    int rc = rq_cids_issue(c, cid, token);
+    if (rc)
+        return rc;
+    c->local[c->nlocal - 1].send_pending = false;
+    c->local[c->nlocal - 1].acked = true; /* it travels in the handshake */
+    return 0;
+}
+
 static rq_local_cid *find_local(rq_cids *c, uint64_t seq)
 {
     for (size_t i = 0; i < c->nlocal; i++)

@@ -89,6 +89,10 @@ size_t rq_cids_room(const rq_cids *c, uint64_t peer_limit);
  * Returns 0 or RQ_ERR_LIMIT. */
 int rq_cids_issue(rq_cids *c, const rq_cid *cid, const uint8_t token[RQ_RESET_TOKEN_LEN]);
 
+/* Like rq_cids_issue, for the CID carried in the preferred_address transport parameter
+ * (sequence 1, RFC 9000 §5.1.1): no NEW_CONNECTION_ID is queued for it. */
+int rq_cids_issue_in_tp(rq_cids *c, const rq_cid *cid, const uint8_t token[RQ_RESET_TOKEN_LEN]);
+
 /* RETIRE_CONNECTION_ID from the peer (§19.16), carried in a packet sent to pkt_dcid. On
  * success *retired holds the CID to stop routing (retired is 0 when it was already gone).
  * Errors: RQ_ERR_PROTOCOL_VIOLATION (a sequence number never issued, or the CID the packet

@@ -140,6 +140,26 @@ void rq_config_set_log(rq_config *cfg, rq_log_fn fn, void *ctx)
     cfg->log_ctx = ctx;
 }
 
+int rq_config_set_preferred_address(rq_config *cfg, const rq_addr *v4, const rq_addr *v6)
+{
+    if (cfg->role != RQ_ROLE_SERVER || (!v4 && !v6) || (v4 && v4->family != RQ_AF_INET4) ||
+        (v6 && v6->family != RQ_AF_INET6) || cfg->transport.local_cid_len == 0)
+        return RQ_ERR_INVALID_ARG;
+    cfg->have_pref_v4 = v4 != NULL;
+    cfg->have_pref_v6 = v6 != NULL;
+    if (v4)
+        cfg->pref_v4 = *v4;
+    if (v6)
+        cfg->pref_v6 = *v6;
+    return 0;
+}
+
+void rq_config_follow_preferred_address(rq_config *cfg, bool follow, rq_family prefer)
+{
+    cfg->ignore_preferred = !follow;
+    cfg->prefer_family = prefer;
+}
+
 void rq_config_set_retry(rq_config *cfg, bool retry)
 {
     cfg->retry = retry;

@@ -11,6 +11,10 @@ struct rq_config {
     rq_transport_settings transport;
     rq_tls_config *tls;
     bool retry;
+    bool have_pref_v4, have_pref_v6;
+    rq_addr pref_v4, pref_v6;
+    bool ignore_preferred;   /* client: do not follow a preferred address */
+    rq_family prefer_family; /* client: the family to try first */
     rq_log_fn log;
     void *log_ctx;
     bool have_qlog;

@@ -94,6 +94,34 @@ static void init_streams(rq_conn *c, const rq_transport_settings *t)
     rq_streams_init(&c->streams, &sc, &none);
 }
 
+static void put_ip(const rq_addr *a, uint8_t *ip, size_t len, uint16_t *port)
+{
+    memcpy(ip, a->ip, len);
+    *port = a->port;
+}
+
+/* RFC 9000 §9.6, §5.1.1: the preferred address carries CID sequence 1 with its reset token;
+ * the endpoint routes it like every other CID the connection issued. */
+static int add_preferred_address(rq_conn *c, rq_tparams *tp)
+{
+    const rq_config *cfg = c->ep->cfg;
+    if ((!cfg->have_pref_v4 && !cfg->have_pref_v6) || cfg->transport.local_cid_len == 0)
+        return 0; /* §18.2: never with zero-length CIDs (transport settings may change later) */
+    rq_preferred_address *pa = &tp->preferred_address;
+    memset(pa, 0, sizeof *pa);
+    if (cfg->have_pref_v4)
+        put_ip(&cfg->pref_v4, pa->ipv4_addr, 4, &pa->ipv4_port);
+    if (cfg->have_pref_v6)
+        put_ip(&cfg->pref_v6, pa->ipv6_addr, 16, &pa->ipv6_port);
+    int rc = rq_ep_new_cid(c->ep, cfg->transport.local_cid_len, &pa->cid);
+    if (!rc)
+        rc = rq_reset_token_derive(c->ep->reset_key, &pa->cid, pa->stateless_reset_token);
+    if (!rc)
+        rc = rq_cids_issue_in_tp(&c->cids, &pa->cid, pa->stateless_reset_token);
+    tp->has_preferred_address = rc == 0;
+    return rc;
+}
+
 /* Our transport parameters (RFC 9000 §18.2, §7.3). */
 static int build_local_tp(rq_conn *c, const rq_transport_settings *t)
 {
@@ -125,6 +153,7 @@ static int build_local_tp(rq_conn *c, const rq_transport_settings *t)
         int rc = rq_reset_token_derive(c->ep->reset_key, &c->scid, tp->stateless_reset_token);
         if (rc)
             return rc;
+        return add_preferred_address(c, tp);
     }
     return 0;
 }
@@ -185,12 +214,12 @@ int rq_conn_new(rq_endpoint *ep, rq_role role, rq_time now, const rq_path_addr *
         c->paths[0].has_dcid = true;
         c->paths[0].owns_cid = true;
     }
-    int rc = build_local_tp(c, t);
     uint8_t token0[RQ_RESET_TOKEN_LEN];
-    if (!rc)
-        rc = rq_reset_token_derive(ep->reset_key, &c->scid, token0);
+    int rc = rq_reset_token_derive(ep->reset_key, &c->scid, token0);
     if (!rc)
         rq_cids_set_local0(&c->cids, &c->scid, token0);
+    if (!rc)
+        rc = build_local_tp(c, t);
     if (!rc)
         rc = rq_conn_install_initial_keys(c);
     if (!rc)

@@ -67,6 +67,7 @@ typedef struct rq_path {
     bool owns_cid;          /* dcid was taken for this path alone: retire it with the path */
     rq_time challenge_sent; /* when the first challenge of this validation left */
     rq_time probe_rtt;      /* the PATH_CHALLENGE/PATH_RESPONSE round trip, 0 if none */
+    bool preferred;         /* client: towards the server's preferred address (§9.6) */
 } rq_path;
 
 /* One packet number space (RFC 9000 §12.3) with its keys and CRYPTO stream. */
@@ -249,6 +250,11 @@ void rq_conn_paths_reassign_cids(rq_conn *c, uint32_t orphaned);
 /* Validation timers: retransmit challenges, give up (§8.2.4, §9.3.2). */
 void rq_conn_paths_on_timeout(rq_conn *c, rq_time now);
 rq_time rq_conn_paths_next_timeout(const rq_conn *c);
+
+/* Client, once the handshake is confirmed: starts validating the server's preferred address
+ * (RFC 9000 §9.6.1) when it offered one and the configuration follows it; the connection moves
+ * there when the address answers. */
+void rq_conn_follow_preferred_address(rq_conn *c, rq_time now);
 void rq_conn_path_init(rq_path *p, uint32_t id, const rq_path_addr *addr, bool validated);
 
 /* ---- conn_keys.c ---- */

@@ -143,6 +143,8 @@ void rq_conn_path_on_challenge(rq_conn *c, rq_path *p, const uint8_t data[8])
     p->response_due = true;
 }
 
+static void client_migrate(rq_conn *c, rq_time now, uint32_t path_id);
+
 static rq_time max_time(rq_time a, rq_time b)
 {
     return a > b ? a : b;
@@ -193,6 +195,11 @@ void rq_conn_path_on_response(rq_conn *c, const uint8_t data[8], rq_time now)
             p->challenge_due = false;
             p->nchallenges = 0;
             path_event(c, RQ_EV_PATH_VALIDATED, p);
+            /* §9.6.1: once the preferred address answers, all packets go there. */
+            if (p->preferred && i != c->active_path && c->state == RQ_CONN_ESTABLISHED) {
+                client_migrate(c, now, i);
+                return;
+            }
             if (i == c->active_path) {
                 c->fallback_path = i;
                 /* §9.3 (MIG-9.3-05): a token for the client's new address. */
@@ -332,14 +339,9 @@ static bool migration_allowed(const rq_conn *c)
            !c->peer_tp.disable_active_migration && c->dcid.len > 0;
 }
 
-int rq_conn_probe_path(rq_conn *c, rq_time now, const rq_path_addr *addr, uint32_t *path_id)
+/* A path to validate; the caller has checked that the client may move. */
+static int start_probe(rq_conn *c, rq_time now, const rq_path_addr *addr, uint32_t *path_id)
 {
-    if (!c || !addr || !path_id)
-        return RQ_ERR_INVALID_ARG;
-    if (c->role == RQ_ROLE_CLIENT && c->state == RQ_CONN_ESTABLISHED && !c->handshake_confirmed)
-        return RQ_ERR_AGAIN;
-    if (!migration_allowed(c))
-        return RQ_ERR_INVALID_ARG;
     for (uint32_t i = 0; i < RQ_MAX_PATHS; i++)
         if (path_matches(&c->paths[i], addr))
             return RQ_ERR_INVALID_ARG;
@@ -369,13 +371,19 @@ int rq_conn_probe_path(rq_conn *c, rq_time now, const rq_path_addr *addr, uint32
     return 0;
 }
 
-int rq_conn_migrate(rq_conn *c, rq_time now, uint32_t path_id)
+int rq_conn_probe_path(rq_conn *c, rq_time now, const rq_path_addr *addr, uint32_t *path_id)
 {
-    if (!c || path_id >= RQ_MAX_PATHS || !c->paths[path_id].in_use || !migration_allowed(c) ||
-        !c->handshake_confirmed)
+    if (!c || !addr || !path_id)
         return RQ_ERR_INVALID_ARG;
-    if (path_id == c->active_path)
-        return 0;
+    if (c->role == RQ_ROLE_CLIENT && c->state == RQ_CONN_ESTABLISHED && !c->handshake_confirmed)
+        return RQ_ERR_AGAIN;
+    if (!migration_allowed(c))
+        return RQ_ERR_INVALID_ARG;
+    return start_probe(c, now, addr, path_id);
+}
+
+static void client_migrate(rq_conn *c, rq_time now, uint32_t path_id)
+{
     rq_path *p = &c->paths[path_id], *old = &c->paths[c->active_path];
     /* §9.4: packets sent on the old path no longer count; the new path starts afresh,
      * its RTT seeded by the probe's round trip (RFC 9002 §5.2 allows any sample). */
@@ -399,7 +407,63 @@ int rq_conn_migrate(rq_conn *c, rq_time now, uint32_t path_id)
     rq_recovery_env env;
     rq_conn_recovery_env(c, &env);
     rq_recovery_set_timer(&c->rec, now, &env);
+}
+
+int rq_conn_migrate(rq_conn *c, rq_time now, uint32_t path_id)
+{
+    if (!c || path_id >= RQ_MAX_PATHS || !c->paths[path_id].in_use || !migration_allowed(c) ||
+        !c->handshake_confirmed)
+        return RQ_ERR_INVALID_ARG;
+    if (path_id != c->active_path)
+        client_migrate(c, now, path_id);
     return 0;
+}
+
+/* ---- the server's preferred address (RFC 9000 §9.6) ---- */
+
+/* The preferred address of the family the client uses (§9.6.1: the family decides), or of the
+ * configured family when the client's own address does not say; false if there is none. */
+static bool preferred_remote(const rq_conn *c, rq_addr *out)
+{
+    const rq_preferred_address *pa = &c->peer_tp.preferred_address;
+    static const uint8_t zero[16];
+    bool v4 = memcmp(pa->ipv4_addr, zero, 4) != 0 && pa->ipv4_port != 0;
+    bool v6 = memcmp(pa->ipv6_addr, zero, 16) != 0 && pa->ipv6_port != 0;
+    uint8_t fam = c->paths[c->active_path].addr.local.family;
+    if (fam == RQ_AF_NONE)
+        fam = c->ep->cfg->prefer_family == RQ_AF_INET6 ? RQ_AF_INET6 : RQ_AF_INET4;
+    memset(out, 0, sizeof *out);
+    if (fam == RQ_AF_INET4 && v4) {
+        out->family = RQ_AF_INET4;
+        memcpy(out->ip, pa->ipv4_addr, 4);
+        out->port = pa->ipv4_port;
+        return true;
+    }
+    if (fam == RQ_AF_INET6 && v6) {
+        out->family = RQ_AF_INET6;
+        memcpy(out->ip, pa->ipv6_addr, 16);
+        out->port = pa->ipv6_port;
+        return true;
+    }
+    return false;
+}
+
+void rq_conn_follow_preferred_address(rq_conn *c, rq_time now)
+{
+    /* §9.6: only a client follows, only after confirmation, and not over zero-length CIDs.
+     * disable_active_migration does not apply here (§18.2). */
+    if (c->role != RQ_ROLE_CLIENT || !c->have_peer_tp || !c->peer_tp.has_preferred_address ||
+        c->ep->cfg->ignore_preferred || c->state != RQ_CONN_ESTABLISHED || c->dcid.len == 0)
+        return;
+    rq_path_addr addr = {.local = c->paths[c->active_path].addr.local};
+    if (!preferred_remote(c, &addr.remote))
+        return;
+    for (uint32_t i = 0; i < RQ_MAX_PATHS; i++)
+        if (c->paths[i].in_use && c->paths[i].preferred)
+            return;
+    uint32_t id;
+    if (start_probe(c, now, &addr, &id) == 0)
+        c->paths[id].preferred = true;
 }
 
 int rq_conn_path_info(const rq_conn *c, uint32_t path_id, rq_path_addr *addr, rq_time *smoothed_rtt,

@@ -83,6 +83,12 @@ static int apply_peer_tp(rq_conn *c, const uint8_t *data, size_t len)
         c->paths[0].dcid = c->dcid;
         c->paths[0].has_dcid = true;
         c->paths[0].owns_cid = true;
+        /* §5.1.1: the preferred address's CID is sequence 1. */
+        uint32_t orphaned = 0;
+        if (tp->has_preferred_address &&
+            rq_cids_on_new(&c->cids, 1, 0, &tp->preferred_address.cid,
+                           tp->preferred_address.stateless_reset_token, &orphaned) != 0)
+            return RQ_ERR_TRANSPORT_PARAMETER;
     }
     rq_streams_peer_params pp = {
         .max_data = tp->initial_max_data,
@@ -189,4 +195,5 @@ void rq_conn_confirm_handshake(rq_conn *c, rq_time now)
     rq_recovery_set_timer(&c->rec, now, &env);
     /* RFC 9000 §5.1.1: give the peer spare CIDs, so that it can change paths. */
     rq_conn_issue_cids(c);
+    rq_conn_follow_preferred_address(c, now);
 }

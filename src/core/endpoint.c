@@ -172,10 +172,15 @@ static void reclaim(rq_endpoint *ep)
 
 static int add_conn(rq_endpoint *ep, rq_conn *c)
 {
-    if (c->scid.len) {
-        int rc = rq_cidmap_insert(&ep->cids, &c->scid, c);
-        if (rc)
+    /* The handshake CID and the preferred address's (RFC 9000 §9.6). */
+    for (size_t i = 0; i < c->cids.nlocal; i++) {
+        const rq_cid *cid = &c->cids.local[i].cid;
+        int rc = cid->len ? rq_cidmap_insert(&ep->cids, cid, c) : 0;
+        if (rc) {
+            while (i-- > 0)
+                rq_cidmap_remove(&ep->cids, &c->cids.local[i].cid);
             return rc;
+        }
     }
     c->next = ep->conns;
     ep->conns = c;

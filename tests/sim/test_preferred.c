@@ -1,0 +1,264 @@
+/* The server's preferred address (RFC 9000 §9.6), asserted on the decrypted wire: a client
+ * validates the advertised address once the handshake is confirmed, sends it only probing
+ * frames until it answers, then moves there for good; the preferred address's CID is sequence
+ * 1, so the server's NEW_CONNECTION_ID frames start at 2; when the address does not answer the
+ * client stays where it was; a client told not to follow never probes it; and
+ * disable_active_migration does not stop it (§18.2). */
+#include "link.h"
+#include "qnode.h"
+#include "qtrace.h"
+#include "rqtest.h"
+
+#include "core/alloc.h"
+#include "core/conn.h"
+
+static const rq_addr CLIENT_A = {RQ_AF_INET4, 50000, {10, 0, 0, 1}, 0};
+static const rq_addr SERVER_ADDR = {RQ_AF_INET4, 443, {10, 0, 0, 2}, 0};
+static const rq_addr SERVER_PREF = {RQ_AF_INET4, 4433, {10, 0, 0, 4}, 0};
+
+typedef struct pa_run {
+    sim *s;
+    sim_qnode *client, *server;
+    qtrace qt;
+} pa_run;
+
+typedef struct pa_opts {
+    bool server_has_pref; /* false: the preferred address is a black hole */
+    bool client_follows;
+    bool disable_active_migration;
+} pa_opts;
+
+static int pa_new(pa_run *r, uint64_t seed, const pa_opts *o)
+{
+    memset(r, 0, sizeof *r);
+    sim_link_cfg link = {.delay = 5 * RQ_MS, .rate_bps = 20000000};
+    rq_config *cc = sim_qnode_client_config();
+    rq_config *scfg = sim_qnode_server_config();
+    if (!cc || !scfg)
+        return RQ_ERR_NOMEM;
+    rq_config_follow_preferred_address(cc, o->client_follows, RQ_AF_INET4);
+    int rc = rq_config_set_preferred_address(scfg, &SERVER_PREF, NULL);
+    if (!rc && o->disable_active_migration) {
+        rq_transport_settings t;
+        rq_transport_defaults(&t);
+        t.disable_active_migration = true;
+        rc = rq_config_set_transport(scfg, &t);
+    }
+    qtrace_config(&r->qt, cc);
+    qtrace_config(&r->qt, scfg);
+    if (!rc)
+        rc = sim_new(seed, &r->s);
+    if (!rc)
+        rc = sim_qnode_new(r->s, "client", cc, &CLIENT_A, &r->client);
+    if (!rc)
+        rc = sim_qnode_new(r->s, "server", scfg, &SERVER_ADDR, &r->server);
+    if (!rc && o->server_has_pref)
+        rc = sim_host_add_addr(r->server->host, &SERVER_PREF, 0);
+    if (!rc)
+        rc = sim_connect(r->s, sim_host_elem(r->client->host), 0, sim_host_elem(r->server->host), 0,
+                         &link, &link, NULL, NULL);
+    if (!rc)
+        rc = qtrace_attach(&r->qt, r->s);
+    return rc;
+}
+
+static void pa_free(pa_run *r)
+{
+    sim_free(r->s);
+    qtrace_free(&r->qt);
+    sim_qnode_free(r->client);
+    sim_qnode_free(r->server);
+}
+
+static bool done(sim *s, void *ctx)
+{
+    (void)s;
+    pa_run *r = ctx;
+    return r->server->fin_received || r->client->closed || r->server->closed;
+}
+
+static bool has_frame(const pa_run *r, const qtrace_pkt *p, uint64_t type)
+{
+    for (size_t f = p->first_frame; f < p->first_frame + p->frame_count; f++)
+        if (r->qt.frames[f].type == type)
+            return true;
+    return false;
+}
+
+static bool all_probing(const pa_run *r, const qtrace_pkt *p)
+{
+    for (size_t f = p->first_frame; f < p->first_frame + p->frame_count; f++)
+        if (!rq_frame_is_probing(r->qt.frames[f].type))
+            return false;
+    return true;
+}
+
+/* Uploads `bytes` and checks that every byte arrived intact. */
+static void run_upload(pa_run *r, uint64_t bytes)
+{
+    RQ_CHECK_ERR(sim_qnode_connect(r->client, &SERVER_ADDR, "localhost", bytes), RQ_OK);
+    RQ_CHECK_ERR(sim_run_until_pred(r->s, done, r, 60 * RQ_SEC), RQ_OK);
+    RQ_CHECK_ERR(sim_run_until(r->s, sim_now(r->s) + 2 * RQ_SEC), RQ_OK);
+    RQ_CHECK(!r->client->closed && !r->server->closed);
+    RQ_CHECK(r->server->fin_received);
+    RQ_CHECK_EQ_U64(r->server->received, bytes);
+    RQ_CHECK_EQ_U64(r->server->bad_bytes, 0);
+    RQ_CHECK_EQ_U64(r->qt.st.undecryptable, 0);
+}
+
+typedef struct pa_wire {
+    rq_time first_challenge_to_pref;  /* RQ_TIME_NEVER if none */
+    rq_time first_response_from_pref; /* RQ_TIME_NEVER if none */
+    bool nonprobing_to_pref_early;    /* before the PATH_RESPONSE came back */
+    bool nonprobing_to_orig_late;     /* after the client moved */
+    bool server_challenge_from_pref;
+    uint64_t lowest_ncid_seq; /* the server's NEW_CONNECTION_ID frames */
+    size_t to_pref;
+} pa_wire;
+
+static void scan(const pa_run *r, rq_time moved_at, pa_wire *w)
+{
+    memset(w, 0, sizeof *w);
+    w->first_challenge_to_pref = w->first_response_from_pref = RQ_TIME_NEVER;
+    w->lowest_ncid_seq = UINT64_MAX;
+    for (size_t i = 0; i < r->qt.count; i++) {
+        const qtrace_pkt *p = &r->qt.pkts[i];
+        if (p->type != RQ_PKT_1RTT)
+            continue;
+        if (p->dir == QTRACE_C2S) {
+            bool pref = rq_addr_eq(&p->dst, &SERVER_PREF);
+            w->to_pref += pref;
+            if (pref && has_frame(r, p, RQ_FT_PATH_CHALLENGE) && p->t < w->first_challenge_to_pref)
+                w->first_challenge_to_pref = p->t;
+            if (pref && p->t <= w->first_response_from_pref && !all_probing(r, p))
+                w->nonprobing_to_pref_early = true;
+            /* One RTT of grace: packets already queued when the move happened. */
+            if (!pref && moved_at != RQ_TIME_NEVER && p->t > moved_at && !all_probing(r, p))
+                w->nonprobing_to_orig_late = true;
+        } else {
+            bool pref = rq_addr_eq(&p->src, &SERVER_PREF);
+            if (pref && has_frame(r, p, RQ_FT_PATH_RESPONSE) && p->t < w->first_response_from_pref)
+                w->first_response_from_pref = p->t;
+            if (pref && has_frame(r, p, RQ_FT_PATH_CHALLENGE))
+                w->server_challenge_from_pref = true;
+            for (size_t f = p->first_frame; f < p->first_frame + p->frame_count; f++)
+                if (r->qt.frames[f].type == RQ_FT_NEW_CONNECTION_ID &&
+                    r->qt.frames[f].new_cid.seq < w->lowest_ncid_seq)
+                    w->lowest_ncid_seq = r->qt.frames[f].new_cid.seq;
+        }
+    }
+}
+
+/* MIG-9.6.1-01 (after confirmation the client probes the preferred address with an unused
+ * DCID), MIG-9.6.2-01 / MIG-21.5.3-01 (only probing frames there until it answered),
+ * MIG-9.6.1-02 (then everything goes there), MIG-9.6.2-03 (the server challenges the client
+ * from its preferred address); §5.1.1: the preferred address's CID is sequence 1. */
+static void test_client_moves_to_preferred_address_mig_9_6_1_01(void)
+{
+    pa_run r;
+    pa_opts o = {.server_has_pref = true, .client_follows = true};
+    RQ_CHECK_ERR(pa_new(&r, 0x961, &o), RQ_OK);
+    run_upload(&r, 2000000);
+    rq_conn *c = r.client->conn, *sc = r.server->conn;
+    RQ_CHECK(rq_addr_eq(&c->paths[c->active_path].addr.remote, &SERVER_PREF));
+    RQ_CHECK(c->paths[c->active_path].validated);
+    RQ_CHECK(rq_addr_eq(&sc->paths[sc->active_path].addr.local, &SERVER_PREF));
+    RQ_CHECK(sc->paths[sc->active_path].validated);
+    /* The client now sends with a CID other than the handshake's (sequence 0). */
+    RQ_CHECK(!rq_cid_eq(&c->dcid, &sc->scid));
+
+    pa_wire w;
+    scan(&r, RQ_TIME_NEVER, &w);
+    RQ_CHECK(w.first_challenge_to_pref != RQ_TIME_NEVER);
+    RQ_CHECK(w.first_response_from_pref != RQ_TIME_NEVER);
+    RQ_CHECK(!w.nonprobing_to_pref_early);
+    RQ_CHECK(w.server_challenge_from_pref);
+    RQ_CHECK_EQ_U64(w.lowest_ncid_seq, 2);
+    /* MIG-9.6.1-02: after the client moved (one round trip after the answer, to let packets
+     * already in flight land), nothing non-probing goes to the original address. */
+    pa_wire late;
+    scan(&r, w.first_response_from_pref + 20 * RQ_MS, &late);
+    RQ_CHECK(!late.nonprobing_to_orig_late);
+    printf("  challenge to the preferred address at %.3f s, answered at %.3f s, %zu packets "
+           "sent there\n",
+           (double)w.first_challenge_to_pref / 1e9, (double)w.first_response_from_pref / 1e9,
+           w.to_pref);
+    pa_free(&r);
+}
+
+/* MIG-9.6.1-03: the preferred address is a black hole: validation fails, the client keeps
+ * sending to the original address and the transfer completes there. */
+static void test_unreachable_preferred_address_mig_9_6_1_03(void)
+{
+    pa_run r;
+    pa_opts o = {.server_has_pref = false, .client_follows = true};
+    RQ_CHECK_ERR(pa_new(&r, 0x962, &o), RQ_OK);
+    run_upload(&r, 2000000);
+    rq_conn *c = r.client->conn;
+    RQ_CHECK(rq_addr_eq(&c->paths[c->active_path].addr.remote, &SERVER_ADDR));
+    pa_wire w;
+    scan(&r, RQ_TIME_NEVER, &w);
+    RQ_CHECK(w.first_challenge_to_pref != RQ_TIME_NEVER); /* it did try */
+    RQ_CHECK(!w.nonprobing_to_pref_early);                /* and sent only probes there */
+    /* §8.2.4: validation gives up after three PTOs of a fresh path (about 3 s here). */
+    RQ_CHECK_ERR(sim_run_until(r.s, 5 * RQ_SEC), RQ_OK);
+    for (uint32_t i = 0; i < RQ_MAX_PATHS; i++)
+        RQ_CHECK(!c->paths[i].in_use || !c->paths[i].preferred); /* the probe path is gone */
+    RQ_CHECK(!r.client->closed && !r.server->closed);
+    RQ_CHECK(rq_addr_eq(&c->paths[c->active_path].addr.remote, &SERVER_ADDR));
+    pa_free(&r);
+}
+
+/* A client configured not to follow never sends to the preferred address (RFC 9000 §9.6.1:
+ * "MAY"; the application decides). */
+static void test_client_may_ignore_preferred_address(void)
+{
+    pa_run r;
+    pa_opts o = {.server_has_pref = true, .client_follows = false};
+    RQ_CHECK_ERR(pa_new(&r, 0x963, &o), RQ_OK);
+    run_upload(&r, 500000);
+    pa_wire w;
+    scan(&r, RQ_TIME_NEVER, &w);
+    RQ_CHECK_EQ_U64(w.to_pref, 0);
+    rq_conn *c = r.client->conn;
+    RQ_CHECK(rq_addr_eq(&c->paths[c->active_path].addr.remote, &SERVER_ADDR));
+    pa_free(&r);
+}
+
+/* RFC 9000 §18.2: disable_active_migration does not forbid moving to the preferred address. */
+static void test_preferred_address_despite_disable_active_migration(void)
+{
+    pa_run r;
+    pa_opts o = {.server_has_pref = true, .client_follows = true, .disable_active_migration = true};
+    RQ_CHECK_ERR(pa_new(&r, 0x964, &o), RQ_OK);
+    run_upload(&r, 500000);
+    rq_conn *c = r.client->conn;
+    RQ_CHECK(c->peer_tp.disable_active_migration);
+    RQ_CHECK(rq_addr_eq(&c->paths[c->active_path].addr.remote, &SERVER_PREF));
+    pa_free(&r);
+}
+
+/* Configuration errors: a client cannot advertise one; the families must match. */
+static void test_preferred_address_config_errors(void)
+{
+    rq_config *cc = rq_config_new(RQ_ROLE_CLIENT), *sc = rq_config_new(RQ_ROLE_SERVER);
+    RQ_CHECK(cc && sc);
+    RQ_CHECK_ERR(rq_config_set_preferred_address(cc, &SERVER_PREF, NULL), RQ_ERR_INVALID_ARG);
+    RQ_CHECK_ERR(rq_config_set_preferred_address(sc, NULL, NULL), RQ_ERR_INVALID_ARG);
+    RQ_CHECK_ERR(rq_config_set_preferred_address(sc, NULL, &SERVER_PREF), RQ_ERR_INVALID_ARG);
+    rq_config_free(cc);
+    rq_config_free(sc);
+}
+
+int main(void)
+{
+    int64_t live = rq_mem_live();
+    RQ_RUN(test_client_moves_to_preferred_address_mig_9_6_1_01);
+    RQ_RUN(test_unreachable_preferred_address_mig_9_6_1_03);
+    RQ_RUN(test_client_may_ignore_preferred_address);
+    RQ_RUN(test_preferred_address_despite_disable_active_migration);
+    RQ_RUN(test_preferred_address_config_errors);
+    if (rq_mem_live() != live)
+        fprintf(stderr, "leak: %lld allocations\n", (long long)(rq_mem_live() - live));
+    return rq_test_summary();
+}
