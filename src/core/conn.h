@@ -64,10 +64,11 @@ typedef struct rq_path {
     /* The DCID this path sends with (RFC 9000 §9.5); without one, the connection's. */
     rq_cid dcid;
     bool has_dcid;
-    bool owns_cid;          /* dcid was taken for this path alone: retire it with the path */
-    rq_time challenge_sent; /* when the first challenge of this validation left */
-    rq_time probe_rtt;      /* the PATH_CHALLENGE/PATH_RESPONSE round trip, 0 if none */
-    bool preferred;         /* client: towards the server's preferred address (§9.6) */
+    bool owns_cid;               /* dcid was taken for this path alone: retire it with the path */
+    rq_time challenge_sent;      /* when the first challenge of this validation left */
+    rq_time probe_rtt;           /* the PATH_CHALLENGE/PATH_RESPONSE round trip, 0 if none */
+    bool preferred;              /* client: towards the server's preferred address (§9.6) */
+    bool migrate_when_validated; /* server: the client moved here; follow once validated */
 } rq_path;
 
 /* One packet number space (RFC 9000 §12.3) with its keys and CRYPTO stream. */

@@ -97,9 +97,15 @@ rq_path *rq_conn_path_for(rq_conn *c, const rq_path_addr *addr, rq_time now)
         if (path_matches(&c->paths[i], addr))
             return &c->paths[i];
     /* A client makes paths itself (rq_conn_probe_path); what arrives on a 4-tuple it left (the
-     * server's packets still in flight to an old address) counts for the current path. */
-    if (c->role == RQ_ROLE_CLIENT)
-        return &c->paths[c->active_path];
+     * server's packets still in flight to an old address) counts for the current path. But a
+     * server address it never sent to is no server of this connection: the server cannot
+     * migrate in QUIC v1 (RFC 9000 §9, §9.6, MIG-9-05, MIG-9.6-01). */
+    if (c->role == RQ_ROLE_CLIENT) {
+        for (uint32_t i = 0; i < RQ_MAX_PATHS; i++)
+            if (c->paths[i].in_use && rq_addr_eq(&c->paths[i].addr.remote, &addr->remote))
+                return &c->paths[c->active_path];
+        return NULL;
+    }
     /* A new 4-tuple: a free slot, else the least recently heard unvalidated spare one (a peer
      * cannot make us hold more than RQ_MAX_PATHS paths). */
     rq_path *slot = NULL;
@@ -144,6 +150,7 @@ void rq_conn_path_on_challenge(rq_conn *c, rq_path *p, const uint8_t data[8])
 }
 
 static void client_migrate(rq_conn *c, rq_time now, uint32_t path_id);
+static void migrate(rq_conn *c, rq_path *p, rq_time now);
 
 static rq_time max_time(rq_time a, rq_time b)
 {
@@ -198,6 +205,10 @@ void rq_conn_path_on_response(rq_conn *c, const uint8_t data[8], rq_time now)
             /* §9.6.1: once the preferred address answers, all packets go there. */
             if (p->preferred && i != c->active_path && c->state == RQ_CONN_ESTABLISHED) {
                 client_migrate(c, now, i);
+                return;
+            }
+            if (p->migrate_when_validated && i != c->active_path) {
+                migrate(c, p, now);
                 return;
             }
             if (i == c->active_path) {
@@ -266,6 +277,16 @@ void rq_conn_path_on_nonprobing(rq_conn *c, rq_path *p, uint64_t pn, rq_time now
     c->largest_nonprobing = pn;
     if (p->id == c->active_path || c->role != RQ_ROLE_SERVER || !c->handshake_confirmed)
         return;
+    /* §9.6.2: a client arriving at our preferred address (another local address) is followed
+     * only once that path is validated: until then everything leaves from the old one. */
+    const rq_addr *old_local = &c->paths[c->active_path].addr.local;
+    if (!p->validated && old_local->family != RQ_AF_NONE &&
+        !rq_addr_eq(old_local, &p->addr.local)) {
+        p->migrate_when_validated = true;
+        if (!p->validating)
+            start_validation(c, p, now);
+        return;
+    }
     migrate(c, p, now);
 }
 

@@ -112,7 +112,10 @@ typedef struct pa_wire {
     bool nonprobing_to_pref_early;    /* before the PATH_RESPONSE came back */
     bool nonprobing_to_orig_late;     /* after the client moved */
     bool server_challenge_from_pref;
-    uint64_t lowest_ncid_seq; /* the server's NEW_CONNECTION_ID frames */
+    rq_time client_nonprobing_to_pref;   /* first, RQ_TIME_NEVER if none */
+    rq_time client_response_to_pref;     /* first answer to the server's challenge */
+    rq_time server_nonprobing_from_pref; /* first */
+    uint64_t lowest_ncid_seq;            /* the server's NEW_CONNECTION_ID frames */
     size_t to_pref;
 } pa_wire;
 
@@ -120,6 +123,8 @@ static void scan(const pa_run *r, rq_time moved_at, pa_wire *w)
 {
     memset(w, 0, sizeof *w);
     w->first_challenge_to_pref = w->first_response_from_pref = RQ_TIME_NEVER;
+    w->client_nonprobing_to_pref = w->client_response_to_pref = RQ_TIME_NEVER;
+    w->server_nonprobing_from_pref = RQ_TIME_NEVER;
     w->lowest_ncid_seq = UINT64_MAX;
     for (size_t i = 0; i < r->qt.count; i++) {
         const qtrace_pkt *p = &r->qt.pkts[i];
@@ -132,6 +137,10 @@ static void scan(const pa_run *r, rq_time moved_at, pa_wire *w)
                 w->first_challenge_to_pref = p->t;
             if (pref && p->t <= w->first_response_from_pref && !all_probing(r, p))
                 w->nonprobing_to_pref_early = true;
+            if (pref && !all_probing(r, p) && p->t < w->client_nonprobing_to_pref)
+                w->client_nonprobing_to_pref = p->t;
+            if (pref && has_frame(r, p, RQ_FT_PATH_RESPONSE) && p->t < w->client_response_to_pref)
+                w->client_response_to_pref = p->t;
             /* One RTT of grace: packets already queued when the move happened. */
             if (!pref && moved_at != RQ_TIME_NEVER && p->t > moved_at && !all_probing(r, p))
                 w->nonprobing_to_orig_late = true;
@@ -141,6 +150,8 @@ static void scan(const pa_run *r, rq_time moved_at, pa_wire *w)
                 w->first_response_from_pref = p->t;
             if (pref && has_frame(r, p, RQ_FT_PATH_CHALLENGE))
                 w->server_challenge_from_pref = true;
+            if (pref && !all_probing(r, p) && p->t < w->server_nonprobing_from_pref)
+                w->server_nonprobing_from_pref = p->t;
             for (size_t f = p->first_frame; f < p->first_frame + p->frame_count; f++)
                 if (r->qt.frames[f].type == RQ_FT_NEW_CONNECTION_ID &&
                     r->qt.frames[f].new_cid.seq < w->lowest_ncid_seq)
@@ -152,7 +163,8 @@ static void scan(const pa_run *r, rq_time moved_at, pa_wire *w)
 /* MIG-9.6.1-01 (after confirmation the client probes the preferred address with an unused
  * DCID), MIG-9.6.2-01 / MIG-21.5.3-01 (only probing frames there until it answered),
  * MIG-9.6.1-02 (then everything goes there), MIG-9.6.2-03 (the server challenges the client
- * from its preferred address); §5.1.1: the preferred address's CID is sequence 1. */
+ * from its preferred address), MIG-9.6.2-02 (and follows only once that path is validated);
+ * §5.1.1: the preferred address's CID is sequence 1. */
 static void test_client_moves_to_preferred_address_mig_9_6_1_01(void)
 {
     pa_run r;
@@ -173,6 +185,14 @@ static void test_client_moves_to_preferred_address_mig_9_6_1_01(void)
     RQ_CHECK(w.first_response_from_pref != RQ_TIME_NEVER);
     RQ_CHECK(!w.nonprobing_to_pref_early);
     RQ_CHECK(w.server_challenge_from_pref);
+    /* MIG-9.6.2-02: the server sends non-probing packets from its preferred address only after
+     * the client's first non-probing packet there and the client's answer to its challenge
+     * (send times on the client side; arrival is later still). */
+    RQ_CHECK(w.client_nonprobing_to_pref != RQ_TIME_NEVER);
+    RQ_CHECK(w.client_response_to_pref != RQ_TIME_NEVER);
+    RQ_CHECK(w.server_nonprobing_from_pref != RQ_TIME_NEVER);
+    RQ_CHECK(w.server_nonprobing_from_pref > w.client_nonprobing_to_pref);
+    RQ_CHECK(w.server_nonprobing_from_pref > w.client_response_to_pref);
     RQ_CHECK_EQ_U64(w.lowest_ncid_seq, 2);
     /* MIG-9.6.1-02: after the client moved (one round trip after the answer, to let packets
      * already in flight land), nothing non-probing goes to the original address. */

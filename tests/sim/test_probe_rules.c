@@ -14,11 +14,12 @@
 static const rq_addr CLIENT_ADDR = {RQ_AF_INET4, 50000, {10, 0, 0, 1}, 0};
 static const rq_addr NEW_ADDR = {RQ_AF_INET4, 50007, {10, 0, 0, 1}, 0};
 static const rq_addr SERVER_ADDR = {RQ_AF_INET4, 443, {10, 0, 0, 2}, 0};
+static const rq_addr OTHER_SERVER = {RQ_AF_INET4, 443, {10, 0, 0, 9}, 0};
 
 typedef struct pr_run {
     sim *s;
     sim_qnode *client, *server;
-    sim_link *c2s;
+    sim_link *c2s, *s2c;
     qtrace qt;
 } pr_run;
 
@@ -51,7 +52,7 @@ static int setup(pr_run *r, uint64_t seed, uint8_t client_cid_len)
         rc = sim_qnode_new(r->s, "server", sc, &SERVER_ADDR, &r->server);
     if (!rc)
         rc = sim_connect(r->s, sim_host_elem(r->client->host), 0, sim_host_elem(r->server->host), 0,
-                         &link, &link, &r->c2s, NULL);
+                         &link, &link, &r->c2s, &r->s2c);
     if (!rc)
         rc = qtrace_attach(&r->qt, r->s);
     if (!rc)
@@ -150,12 +151,43 @@ static void test_new_cid_to_zero_length_sender_mig_19_15_03(void)
     teardown(&r);
 }
 
+/* MIG-9-05, MIG-9.6-01: a valid 1-RTT packet (the server's keys and the client's CID) from a
+ * server address the client never sent to is discarded: not acknowledged, no new path, no
+ * change of where the client sends (a server cannot migrate in QUIC v1, RFC 9000 §9). */
+static void test_packet_from_unknown_server_address_ignored_mig_9_05(void)
+{
+    pr_run r;
+    RQ_CHECK_ERR(setup(&r, 0xb4, 8), RQ_OK);
+    rq_conn *c = r.client->conn;
+    uint64_t largest = c->spaces[RQ_PN_SPACE_APPLICATION].ack.largest;
+    const uint8_t ping[] = {0x01};
+    rq_time t0 = sim_now(r.s);
+    RQ_CHECK_ERR(sim_forge_1rtt(r.s, r.s2c, r.server->conn, &OTHER_SERVER, &CLIENT_ADDR, ping,
+                                sizeof ping, 1200),
+                 RQ_OK);
+    RQ_CHECK_ERR(sim_run_until(r.s, sim_now(r.s) + 200 * RQ_MS), RQ_OK);
+    RQ_CHECK(!r.client->closed && !r.server->closed);
+    RQ_CHECK_EQ_U64(c->spaces[RQ_PN_SPACE_APPLICATION].ack.largest, largest);
+    unsigned paths = 0;
+    for (uint32_t i = 0; i < RQ_MAX_PATHS; i++)
+        paths += c->paths[i].in_use;
+    RQ_CHECK_EQ_U64(paths, 1);
+    RQ_CHECK(rq_addr_eq(&c->paths[c->active_path].addr.remote, &SERVER_ADDR));
+    for (size_t i = 0; i < r.qt.count; i++) {
+        const qtrace_pkt *p = &r.qt.pkts[i];
+        if (p->t >= t0 && p->dir == QTRACE_C2S)
+            RQ_CHECK(rq_addr_eq(&p->dst, &SERVER_ADDR));
+    }
+    teardown(&r);
+}
+
 int main(void)
 {
     int64_t live = rq_mem_live();
     RQ_RUN(test_small_probe_answered_within_budget_mig_8_2_2_06);
     RQ_RUN(test_tiny_datagram_ignored_mig_10_3_06);
     RQ_RUN(test_new_cid_to_zero_length_sender_mig_19_15_03);
+    RQ_RUN(test_packet_from_unknown_server_address_ignored_mig_9_05);
     if (rq_mem_live() != live)
         fprintf(stderr, "leak: %lld allocations\n", (long long)(rq_mem_live() - live));
     return rq_test_summary();
