@@ -257,7 +257,8 @@ static void migrate(rq_conn *c, rq_path *p, rq_time now)
         start_validation(c, p, now);
     /* §9.3.3: an apparent migration may be an attacker forwarding packets: check that the
      * old address still answers, so that it can be returned to. */
-    if (old->validated && !old->validating)
+    if (old->validated && !old->validating &&
+        !rq_addr_eq(&old->addr.remote, &p->addr.remote)) /* not when only our address changed */
         start_validation(c, old, now);
     if (c->qlog)
         (void)rq_qlog_migration_state_updated(c->qlog, now, p->id, RQ_QLOG_MIGRATION_NONE,

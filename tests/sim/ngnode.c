@@ -238,6 +238,21 @@ static int cb_path_validation(ngtcp2_conn *conn, uint32_t flags, const ngtcp2_pa
     return 0;
 }
 
+/* A client follows a server's preferred IPv4 address from its current local address (RFC 9000
+ * §9.6.1); ngtcp2 validates it and moves there itself. */
+static int cb_select_preferred_addr(ngtcp2_conn *conn, ngtcp2_path *dest,
+                                    const ngtcp2_preferred_addr *paddr, void *user_data)
+{
+    (void)conn;
+    sim_ngnode *n = user_data;
+    n->st.preferred_offered = true;
+    if (!paddr->ipv4_present)
+        return 0;
+    memcpy(dest->remote.addr, &paddr->ipv4, sizeof paddr->ipv4);
+    dest->remote.addrlen = sizeof paddr->ipv4;
+    return 0;
+}
+
 static void set_callbacks(ngtcp2_callbacks *cb, bool server)
 {
     memset(cb, 0, sizeof *cb);
@@ -246,6 +261,7 @@ static void set_callbacks(ngtcp2_callbacks *cb, bool server)
     } else {
         cb->client_initial = ngtcp2_crypto_client_initial_cb;
         cb->recv_retry = ngtcp2_crypto_recv_retry_cb;
+        cb->select_preferred_addr = cb_select_preferred_addr;
     }
     cb->recv_crypto_data = ngtcp2_crypto_recv_crypto_data_cb;
     cb->encrypt = ngtcp2_crypto_encrypt_cb;
@@ -518,6 +534,7 @@ static int node_send(void *ctx, rq_time now, rq_path_addr *path, uint8_t *ecn, u
     if (path->local.family == RQ_AF_NONE)
         path->local = n->addr;
     n->st.last_local = path->local;
+    n->st.last_remote = path->remote;
     *ecn = (uint8_t)(pi.ecn & 3);
     *len = (size_t)w;
     return 0;

@@ -43,11 +43,12 @@ typedef struct sim_ngnode_state {
     uint64_t close_code;
     int lib_error; /* the ngtcp2 error (NGTCP2_ERR_*) that closed it locally, else 0 */
 
-    /* Paths (RFC 9000 §8.2, §9): validations ngtcp2 finished, and the local address of the
-     * last datagram it sent. */
+    /* Paths (RFC 9000 §8.2, §9): validations ngtcp2 finished, and the addresses of the last
+     * datagram it sent. */
     unsigned paths_validated;
     unsigned paths_failed;
-    rq_addr last_local;
+    rq_addr last_local, last_remote;
+    bool preferred_offered; /* client: the server sent a preferred_address (§9.6) */
 
     /* Client script. */
     uint64_t to_send;

@@ -12,6 +12,7 @@
 #include "rqtest.h"
 
 #include "core/alloc.h"
+#include "core/conn.h"
 
 #include <time.h>
 
@@ -34,7 +35,9 @@ static double real_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int mixed_new(mixed *m, uint64_t seed, const sim_link_cfg *link, bool rq_is_client)
+/* rq_pref: a preferred address for a roamquic server to advertise and listen on, or NULL. */
+static int mixed_new_pref(mixed *m, uint64_t seed, const sim_link_cfg *link, bool rq_is_client,
+                          const rq_addr *rq_pref)
 {
     memset(m, 0, sizeof *m);
     m->rq_is_client = rq_is_client;
@@ -47,15 +50,25 @@ static int mixed_new(mixed *m, uint64_t seed, const sim_link_cfg *link, bool rq_
         if (!rc)
             rc = sim_ngnode_new(m->s, "server", true, &SERVER_ADDR, &m->ng);
     } else {
+        rq_config *scfg = sim_qnode_server_config();
         rc = sim_ngnode_new(m->s, "client", false, &CLIENT_ADDR, &m->ng);
+        if (!rc && rq_pref)
+            rc = scfg ? rq_config_set_preferred_address(scfg, rq_pref, NULL) : RQ_ERR_NOMEM;
         if (!rc)
-            rc = sim_qnode_new(m->s, "server", sim_qnode_server_config(), &SERVER_ADDR, &m->rq);
+            rc = sim_qnode_new(m->s, "server", scfg, &SERVER_ADDR, &m->rq);
+        if (!rc && rq_pref)
+            rc = sim_host_add_addr(m->rq->host, rq_pref, 0);
     }
     if (rc)
         return rc;
     sim_elem *rq = sim_host_elem(m->rq->host), *ng = sim_host_elem(sim_ngnode_host(m->ng));
     return rq_is_client ? sim_connect(m->s, rq, 0, ng, 0, link, link, NULL, NULL)
                         : sim_connect(m->s, ng, 0, rq, 0, link, link, NULL, NULL);
+}
+
+static int mixed_new(mixed *m, uint64_t seed, const sim_link_cfg *link, bool rq_is_client)
+{
+    return mixed_new_pref(m, seed, link, rq_is_client, NULL);
 }
 
 static void mixed_free(mixed *m)
@@ -318,6 +331,33 @@ static void test_rq_client_nat_rebind_ng_server_mig_9_3(void)
     mixed_free(&m);
 }
 
+/* MIG-9.6.1-01, MIG-9.6.1-02, MIG-9.6.2-02 against an independent client (RFC 9000 §9.6): a
+ * roamquic server advertises a preferred address; ngtcp2 validates it after the handshake and
+ * moves its upload there; the server follows once it validated the path itself, and every byte
+ * arrives intact. */
+static void test_ng_client_follows_rq_preferred_address_mig_9_6_1_02(void)
+{
+    static const rq_addr PREF = {RQ_AF_INET4, 4433, {10, 0, 0, 4}, 0};
+    const uint64_t bytes = 1000000;
+    sim_link_cfg link = {.delay = 10 * RQ_MS, .rate_bps = 10000000};
+    mixed m;
+    RQ_CHECK_ERR(mixed_new_pref(&m, 0x6e670009, &link, false, &PREF), RQ_OK);
+    RQ_CHECK_ERR(mixed_connect(&m, bytes), RQ_OK);
+    int rc = sim_run_until_pred(m.s, upload_done, &m, 120 * RQ_SEC);
+    report_failure(&m, rc);
+    RQ_CHECK_ERR(rc, RQ_OK);
+    check_upload(&m, bytes);
+    const sim_ngnode_state *ng = sim_ngnode_get_state(m.ng);
+    RQ_CHECK(ng->preferred_offered);
+    RQ_CHECK_EQ_INT(ng->paths_validated, 1);
+    RQ_CHECK_EQ_INT(ng->paths_failed, 0);
+    RQ_CHECK(rq_addr_eq(&ng->last_remote, &PREF));
+    rq_conn *sc = m.rq->conn;
+    RQ_CHECK(sc && rq_addr_eq(&sc->paths[sc->active_path].addr.local, &PREF));
+    RQ_CHECK(sc && sc->paths[sc->active_path].validated);
+    mixed_free(&m);
+}
+
 int main(void)
 {
     int64_t live = rq_mem_live();
@@ -329,6 +369,7 @@ int main(void)
     RQ_RUN(test_upload_1mb_ng_to_rq_lossy_rfc9002_6);
     RQ_RUN(test_rq_client_nat_rebind_ng_server_mig_9_3);
     RQ_RUN(test_ng_client_migrates_to_rq_server_mig_9_2);
+    RQ_RUN(test_ng_client_follows_rq_preferred_address_mig_9_6_1_02);
     if (rq_mem_live() != live)
         fprintf(stderr, "leak: %lld allocations\n", (long long)(rq_mem_live() - live));
     return rq_test_summary();
