@@ -73,6 +73,22 @@ static void keys_free(qtrace_keys *k)
     k->have = k->have_prev = false;
 }
 
+const rq_frame *qtrace_pkt_frame(const qtrace *qt, const qtrace_pkt *p, uint64_t type)
+{
+    for (size_t f = p->first_frame; f < p->first_frame + p->frame_count; f++)
+        if (qt->frames[f].type == type)
+            return &qt->frames[f];
+    return NULL;
+}
+
+bool qtrace_pkt_only_probing(const qtrace *qt, const qtrace_pkt *p)
+{
+    for (size_t f = p->first_frame; f < p->first_frame + p->frame_count; f++)
+        if (!rq_frame_is_probing(qt->frames[f].type))
+            return false;
+    return true;
+}
+
 void qtrace_free(qtrace *qt)
 {
     for (int d = 0; d < 2; d++) {

@@ -174,6 +174,12 @@ void qtrace_crypto_data(qtrace *qt, int dir, int space, uint64_t offset, const u
 /* The secret a key-log line gave for (dir, space 1 or 2) of this connection, or NULL. */
 const qtrace_keylog *qtrace_find_secret(const qtrace *qt, int dir, int space);
 
+/* The first frame of `type` in packet p, or NULL. */
+const rq_frame *qtrace_pkt_frame(const qtrace *qt, const qtrace_pkt *p, uint64_t type);
+
+/* Whether every frame of p is a probing frame (RFC 9000 §9.1). */
+bool qtrace_pkt_only_probing(const qtrace *qt, const qtrace_pkt *p);
+
 /* Prints a one-line summary of the counters to f with a prefix. */
 void qtrace_print_stats(const qtrace *qt, FILE *f, const char *prefix);
 

@@ -69,25 +69,6 @@ static bool done(sim *s, void *ctx)
     return r->server->fin_received || r->client->closed || r->server->closed;
 }
 
-static bool frames_all_probing(const mg_run *r, const qtrace_pkt *p)
-{
-    for (size_t f = p->first_frame; f < p->first_frame + p->frame_count; f++)
-        if (!rq_frame_is_probing(r->qt.frames[f].type))
-            return false;
-    return true;
-}
-
-static bool has_frame(const mg_run *r, const qtrace_pkt *p, uint64_t type, uint64_t *seq)
-{
-    for (size_t f = p->first_frame; f < p->first_frame + p->frame_count; f++)
-        if (r->qt.frames[f].type == type) {
-            if (seq)
-                *seq = r->qt.frames[f].retire_cid.seq;
-            return true;
-        }
-    return false;
-}
-
 /* MIG-9.5-01, MIG-9.5-02 (a fresh DCID for the new local address), MIG-9.1-01 (before the
  * move, packets from the new address carry only probing frames), MIG-8.2.2-03 (the server
  * answers on the probe's path), MIG-9.2-01 (the move: non-probing frames from the new address,
@@ -127,14 +108,15 @@ static void test_client_probe_then_migrate_mig_9_5_01(void)
         if (p->type != RQ_PKT_1RTT)
             continue;
         if (p->dir == QTRACE_C2S) {
-            if (rq_addr_eq(&p->src, &CLIENT_B) && p->t < moved_at && !frames_all_probing(&r, p))
+            if (rq_addr_eq(&p->src, &CLIENT_B) && p->t < moved_at &&
+                !qtrace_pkt_only_probing(&r.qt, p))
                 nonprobing_b_before = true;
-            uint64_t seq;
-            if (has_frame(&r, p, RQ_FT_RETIRE_CONNECTION_ID, &seq) && seq == 0)
+            const rq_frame *rf = qtrace_pkt_frame(&r.qt, p, RQ_FT_RETIRE_CONNECTION_ID);
+            if (rf && rf->retire_cid.seq == 0)
                 retired_old = true; /* the handshake path used the server's sequence 0 */
         } else {
             if (rq_addr_eq(&p->dst, &CLIENT_B) && p->t < moved_at &&
-                has_frame(&r, p, RQ_FT_PATH_RESPONSE, NULL))
+                qtrace_pkt_frame(&r.qt, p, RQ_FT_PATH_RESPONSE))
                 server_answered_on_b = true;
             if (rq_addr_eq(&p->dst, &CLIENT_B) && p->t > moved_at)
                 server_to_b_after = true;

@@ -15,17 +15,22 @@
 static const rq_addr CLIENT_A = {RQ_AF_INET4, 50000, {10, 0, 0, 1}, 0};
 static const rq_addr SERVER_ADDR = {RQ_AF_INET4, 443, {10, 0, 0, 2}, 0};
 static const rq_addr SERVER_PREF = {RQ_AF_INET4, 4433, {10, 0, 0, 4}, 0};
+static const rq_addr CLIENT_6 = {RQ_AF_INET6, 50000, {0xfd, 0, [15] = 1}, 0};
+static const rq_addr SERVER_6 = {RQ_AF_INET6, 443, {0xfd, 0, [15] = 2}, 0};
+static const rq_addr SERVER_PREF_6 = {RQ_AF_INET6, 4433, {0xfd, 0, [15] = 4}, 0};
 
 typedef struct pa_run {
     sim *s;
     sim_qnode *client, *server;
     qtrace qt;
+    const rq_addr *server_addr; /* where the client connects */
 } pa_run;
 
 typedef struct pa_opts {
     bool server_has_pref; /* false: the preferred address is a black hole */
     bool client_follows;
     bool disable_active_migration;
+    bool ipv6; /* the client and the server's handshake address are IPv6; both families offered */
 } pa_opts;
 
 static int pa_new(pa_run *r, uint64_t seed, const pa_opts *o)
@@ -37,7 +42,8 @@ static int pa_new(pa_run *r, uint64_t seed, const pa_opts *o)
     if (!cc || !scfg)
         return RQ_ERR_NOMEM;
     rq_config_follow_preferred_address(cc, o->client_follows, RQ_AF_INET4);
-    int rc = rq_config_set_preferred_address(scfg, &SERVER_PREF, NULL);
+    int rc = rq_config_set_preferred_address(scfg, &SERVER_PREF, o->ipv6 ? &SERVER_PREF_6 : NULL);
+    r->server_addr = o->ipv6 ? &SERVER_6 : &SERVER_ADDR;
     if (!rc && o->disable_active_migration) {
         rq_transport_settings t;
         rq_transport_defaults(&t);
@@ -49,11 +55,13 @@ static int pa_new(pa_run *r, uint64_t seed, const pa_opts *o)
     if (!rc)
         rc = sim_new(seed, &r->s);
     if (!rc)
-        rc = sim_qnode_new(r->s, "client", cc, &CLIENT_A, &r->client);
+        rc = sim_qnode_new(r->s, "client", cc, o->ipv6 ? &CLIENT_6 : &CLIENT_A, &r->client);
     if (!rc)
-        rc = sim_qnode_new(r->s, "server", scfg, &SERVER_ADDR, &r->server);
+        rc = sim_qnode_new(r->s, "server", scfg, r->server_addr, &r->server);
     if (!rc && o->server_has_pref)
         rc = sim_host_add_addr(r->server->host, &SERVER_PREF, 0);
+    if (!rc && o->server_has_pref && o->ipv6)
+        rc = sim_host_add_addr(r->server->host, &SERVER_PREF_6, 0);
     if (!rc)
         rc = sim_connect(r->s, sim_host_elem(r->client->host), 0, sim_host_elem(r->server->host), 0,
                          &link, &link, NULL, NULL);
@@ -77,26 +85,10 @@ static bool done(sim *s, void *ctx)
     return r->server->fin_received || r->client->closed || r->server->closed;
 }
 
-static bool has_frame(const pa_run *r, const qtrace_pkt *p, uint64_t type)
-{
-    for (size_t f = p->first_frame; f < p->first_frame + p->frame_count; f++)
-        if (r->qt.frames[f].type == type)
-            return true;
-    return false;
-}
-
-static bool all_probing(const pa_run *r, const qtrace_pkt *p)
-{
-    for (size_t f = p->first_frame; f < p->first_frame + p->frame_count; f++)
-        if (!rq_frame_is_probing(r->qt.frames[f].type))
-            return false;
-    return true;
-}
-
 /* Uploads `bytes` and checks that every byte arrived intact. */
 static void run_upload(pa_run *r, uint64_t bytes)
 {
-    RQ_CHECK_ERR(sim_qnode_connect(r->client, &SERVER_ADDR, "localhost", bytes), RQ_OK);
+    RQ_CHECK_ERR(sim_qnode_connect(r->client, r->server_addr, "localhost", bytes), RQ_OK);
     RQ_CHECK_ERR(sim_run_until_pred(r->s, done, r, 60 * RQ_SEC), RQ_OK);
     RQ_CHECK_ERR(sim_run_until(r->s, sim_now(r->s) + 2 * RQ_SEC), RQ_OK);
     RQ_CHECK(!r->client->closed && !r->server->closed);
@@ -133,24 +125,29 @@ static void scan(const pa_run *r, rq_time moved_at, pa_wire *w)
         if (p->dir == QTRACE_C2S) {
             bool pref = rq_addr_eq(&p->dst, &SERVER_PREF);
             w->to_pref += pref;
-            if (pref && has_frame(r, p, RQ_FT_PATH_CHALLENGE) && p->t < w->first_challenge_to_pref)
+            if (pref && qtrace_pkt_frame(&r->qt, p, RQ_FT_PATH_CHALLENGE) &&
+                p->t < w->first_challenge_to_pref)
                 w->first_challenge_to_pref = p->t;
-            if (pref && p->t <= w->first_response_from_pref && !all_probing(r, p))
+            if (pref && p->t <= w->first_response_from_pref && !qtrace_pkt_only_probing(&r->qt, p))
                 w->nonprobing_to_pref_early = true;
-            if (pref && !all_probing(r, p) && p->t < w->client_nonprobing_to_pref)
+            if (pref && !qtrace_pkt_only_probing(&r->qt, p) && p->t < w->client_nonprobing_to_pref)
                 w->client_nonprobing_to_pref = p->t;
-            if (pref && has_frame(r, p, RQ_FT_PATH_RESPONSE) && p->t < w->client_response_to_pref)
+            if (pref && qtrace_pkt_frame(&r->qt, p, RQ_FT_PATH_RESPONSE) &&
+                p->t < w->client_response_to_pref)
                 w->client_response_to_pref = p->t;
             /* One RTT of grace: packets already queued when the move happened. */
-            if (!pref && moved_at != RQ_TIME_NEVER && p->t > moved_at && !all_probing(r, p))
+            if (!pref && moved_at != RQ_TIME_NEVER && p->t > moved_at &&
+                !qtrace_pkt_only_probing(&r->qt, p))
                 w->nonprobing_to_orig_late = true;
         } else {
             bool pref = rq_addr_eq(&p->src, &SERVER_PREF);
-            if (pref && has_frame(r, p, RQ_FT_PATH_RESPONSE) && p->t < w->first_response_from_pref)
+            if (pref && qtrace_pkt_frame(&r->qt, p, RQ_FT_PATH_RESPONSE) &&
+                p->t < w->first_response_from_pref)
                 w->first_response_from_pref = p->t;
-            if (pref && has_frame(r, p, RQ_FT_PATH_CHALLENGE))
+            if (pref && qtrace_pkt_frame(&r->qt, p, RQ_FT_PATH_CHALLENGE))
                 w->server_challenge_from_pref = true;
-            if (pref && !all_probing(r, p) && p->t < w->server_nonprobing_from_pref)
+            if (pref && !qtrace_pkt_only_probing(&r->qt, p) &&
+                p->t < w->server_nonprobing_from_pref)
                 w->server_nonprobing_from_pref = p->t;
             for (size_t f = p->first_frame; f < p->first_frame + p->frame_count; f++)
                 if (r->qt.frames[f].type == RQ_FT_NEW_CONNECTION_ID &&
@@ -258,6 +255,28 @@ static void test_preferred_address_despite_disable_active_migration(void)
     pa_free(&r);
 }
 
+/* MIG-9.6.3-05, MIG-9.6.1-01 ("exactly one" address): the server offers IPv4 and IPv6; a client
+ * on IPv6 validates and moves to the IPv6 one and never sends to the IPv4 one (RFC 9000 §9.6.1,
+ * §9.6.3: the family the client uses decides). */
+static void test_client_picks_preferred_address_of_its_family_mig_9_6_3_05(void)
+{
+    pa_run r;
+    pa_opts o = {.server_has_pref = true, .client_follows = true, .ipv6 = true};
+    RQ_CHECK_ERR(pa_new(&r, 0x965, &o), RQ_OK);
+    run_upload(&r, 500000);
+    rq_conn *c = r.client->conn;
+    RQ_CHECK(rq_addr_eq(&c->paths[c->active_path].addr.remote, &SERVER_PREF_6));
+    RQ_CHECK(c->paths[c->active_path].validated);
+    bool to_v6_pref = false;
+    for (size_t i = 0; i < r.qt.count; i++) {
+        const qtrace_pkt *p = &r.qt.pkts[i];
+        RQ_CHECK(!rq_addr_eq(&p->dst, &SERVER_PREF)); /* the IPv4 one: never */
+        to_v6_pref |= p->dir == QTRACE_C2S && rq_addr_eq(&p->dst, &SERVER_PREF_6);
+    }
+    RQ_CHECK(to_v6_pref);
+    pa_free(&r);
+}
+
 /* Configuration errors: a client cannot advertise one; the families must match. */
 static void test_preferred_address_config_errors(void)
 {
@@ -277,6 +296,7 @@ int main(void)
     RQ_RUN(test_unreachable_preferred_address_mig_9_6_1_03);
     RQ_RUN(test_client_may_ignore_preferred_address);
     RQ_RUN(test_preferred_address_despite_disable_active_migration);
+    RQ_RUN(test_client_picks_preferred_address_of_its_family_mig_9_6_3_05);
     RQ_RUN(test_preferred_address_config_errors);
     if (rq_mem_live() != live)
         fprintf(stderr, "leak: %lld allocations\n", (long long)(rq_mem_live() - live));

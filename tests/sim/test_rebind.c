@@ -93,22 +93,6 @@ static void run_free(rb_run *r)
     sim_qnode_free(r->server);
 }
 
-static bool has_frame(const rb_run *r, const qtrace_pkt *p, uint64_t type)
-{
-    for (size_t f = p->first_frame; f < p->first_frame + p->frame_count; f++)
-        if (r->qt.frames[f].type == type)
-            return true;
-    return false;
-}
-
-static bool only_probing(const rb_run *r, const qtrace_pkt *p)
-{
-    for (size_t f = p->first_frame; f < p->first_frame + p->frame_count; f++)
-        if (!rq_frame_is_probing(r->qt.frames[f].type))
-            return false;
-    return true;
-}
-
 static void check_rebind(bool new_address)
 {
     rb_run r;
@@ -129,7 +113,7 @@ static void check_rebind(bool new_address)
     for (size_t i = 0; i < r.qt.count; i++) {
         const qtrace_pkt *p = &r.qt.pkts[i];
         if (p->dir == QTRACE_C2S && p->delivered != QTRACE_NEVER && p->delivered >= r.rebind_at &&
-            has_frame(&r, p, RQ_FT_PATH_RESPONSE) && validated_at == RQ_TIME_NEVER)
+            qtrace_pkt_frame(&r.qt, p, RQ_FT_PATH_RESPONSE) && validated_at == RQ_TIME_NEVER)
             validated_at = p->delivered;
     }
     RQ_CHECK(validated_at != RQ_TIME_NEVER);
@@ -150,16 +134,16 @@ static void check_rebind(bool new_address)
             first_new = i;
         if (to_new && p->t < validated_at)
             to_new_before_valid += p->len;
-        if (to_old && has_frame(&r, p, RQ_FT_PATH_CHALLENGE))
+        if (to_old && qtrace_pkt_frame(&r.qt, p, RQ_FT_PATH_CHALLENGE))
             challenged_old = true;
-        if (to_old && first_new != SIZE_MAX && !only_probing(&r, p))
+        if (to_old && first_new != SIZE_MAX && !qtrace_pkt_only_probing(&r.qt, p))
             nonprobing_to_old_after = true;
-        if (has_frame(&r, p, RQ_FT_PATH_CHALLENGE) && p->len < 1200)
+        if (qtrace_pkt_frame(&r.qt, p, RQ_FT_PATH_CHALLENGE) && p->len < 1200)
             small_challenge = true;
     }
     RQ_CHECK(first_new != SIZE_MAX);
     /* MIG-9.3-02: the first packet to the new address carries a PATH_CHALLENGE. */
-    RQ_CHECK(has_frame(&r, &r.qt.pkts[first_new], RQ_FT_PATH_CHALLENGE));
+    RQ_CHECK(qtrace_pkt_frame(&r.qt, &r.qt.pkts[first_new], RQ_FT_PATH_CHALLENGE));
     /* MIG-9.3-01: after it, only probing packets still go to the old address. */
     RQ_CHECK(!nonprobing_to_old_after);
     /* MIG-9.3.3-01: the old address is challenged too. */
