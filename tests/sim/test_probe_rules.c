@@ -146,8 +146,24 @@ static void test_new_cid_to_zero_length_sender_mig_19_15_03(void)
         sim_forge_1rtt(r.s, r.c2s, r.client->conn, &CLIENT_ADDR, &SERVER_ADDR, f, sizeof f, 0),
         RQ_OK);
     RQ_CHECK_ERR(sim_run_until(r.s, sim_now(r.s) + 2 * RQ_SEC), RQ_OK);
-    RQ_CHECK(r.server->closed);
+    RQ_CHECK(r.server->closed && !r.server->close_by_peer);
     RQ_CHECK_EQ_U64(r.server->close_code, 0x0a);
+    teardown(&r);
+}
+
+/* MIG-19.16-03: RETIRE_CONNECTION_ID sent to an endpoint that gave out a zero-length CID (the
+ * client here) is a PROTOCOL_VIOLATION (RFC 9000 §19.16). */
+static void test_retire_cid_to_zero_length_sender_mig_19_16_03(void)
+{
+    pr_run r;
+    RQ_CHECK_ERR(setup(&r, 0xb5, 0), RQ_OK);
+    const uint8_t f[] = {0x19, 0x00};
+    RQ_CHECK_ERR(
+        sim_forge_1rtt(r.s, r.s2c, r.server->conn, &SERVER_ADDR, &CLIENT_ADDR, f, sizeof f, 0),
+        RQ_OK);
+    RQ_CHECK_ERR(sim_run_until(r.s, sim_now(r.s) + 2 * RQ_SEC), RQ_OK);
+    RQ_CHECK(r.client->closed && !r.client->close_by_peer); /* the client's own verdict */
+    RQ_CHECK_EQ_U64(r.client->close_code, 0x0a);
     teardown(&r);
 }
 
@@ -188,6 +204,7 @@ int main(void)
     RQ_RUN(test_tiny_datagram_ignored_mig_10_3_06);
     RQ_RUN(test_new_cid_to_zero_length_sender_mig_19_15_03);
     RQ_RUN(test_packet_from_unknown_server_address_ignored_mig_9_05);
+    RQ_RUN(test_retire_cid_to_zero_length_sender_mig_19_16_03);
     if (rq_mem_live() != live)
         fprintf(stderr, "leak: %lld allocations\n", (long long)(rq_mem_live() - live));
     return rq_test_summary();

@@ -637,7 +637,9 @@ static void test_s18_2_initial_max_streams_above_2_60(void)
     }
 }
 
-/* RFC 9000 §18.2: active_connection_id_limit below 2 is invalid. */
+/* MIG-18.2-05, RFC 9000 §18.2: active_connection_id_limit below 2 is a
+ * TRANSPORT_PARAMETER_ERROR (the default of 2 when absent: test_s18_2_defaults_apply_when_absent;
+ * a parameter error closes the connection with 0x08, see sim test_conn's forged Retry). */
 static void test_s18_2_active_connection_id_limit_below_2(void)
 {
     RQ_CHECK_ERR(decode_one_int(RQ_ROLE_CLIENT, RQ_TP_ACTIVE_CONNECTION_ID_LIMIT, 0),
@@ -687,7 +689,8 @@ static void test_s18_2_stateless_reset_token_not_16(void)
     RQ_CHECK_ERR(decode_one_extra(RQ_ROLE_SERVER, RQ_TP_STATELESS_RESET_TOKEN, v, 16), RQ_OK);
 }
 
-/* RFC 9000 §18.2: disable_active_migration has an empty value. */
+/* MIG-18.2-01, RFC 9000 §18.2: disable_active_migration has an empty value; a non-empty one is
+ * a TRANSPORT_PARAMETER_ERROR. */
 static void test_s18_2_disable_active_migration_non_empty(void)
 {
     uint8_t v[2] = {0, 0};
@@ -730,8 +733,8 @@ static void test_s18_2_preferred_address_wrong_length(void)
     RQ_CHECK_ERR(decode_one_extra(RQ_ROLE_SERVER, RQ_TP_PREFERRED_ADDRESS, v, n), RQ_OK);
 }
 
-/* RFC 9000 §18.2: a zero-length CID in preferred_address is a TRANSPORT_PARAMETER_ERROR
- * for the client. */
+/* MIG-18.2-04, RFC 9000 §18.2: a zero-length CID in preferred_address is a
+ * TRANSPORT_PARAMETER_ERROR for the client. */
 static void test_s18_2_preferred_address_zero_length_cid(void)
 {
     uint8_t v[128];
@@ -741,7 +744,7 @@ static void test_s18_2_preferred_address_zero_length_cid(void)
                  RQ_ERR_TRANSPORT_PARAMETER);
 }
 
-/* RFC 9000 §18.2: a server using a zero-length connection ID (its
+/* MIG-18.2-04, RFC 9000 §18.2: a server using a zero-length connection ID (its
  * initial_source_connection_id) must not send preferred_address at all. */
 static void test_s18_2_preferred_address_with_zero_length_server_cid(void)
 {
@@ -755,8 +758,9 @@ static void test_s18_2_preferred_address_with_zero_length_server_cid(void)
     RQ_CHECK_ERR(decode_raw(&r, RQ_ROLE_SERVER), RQ_ERR_TRANSPORT_PARAMETER);
 }
 
-/* RFC 9000 §18.2: a server treats receipt of any of the four server-only parameters from a
- * client as a TRANSPORT_PARAMETER_ERROR; the same bytes from a server are fine. */
+/* MIG-18.2-02, RFC 9000 §18.2: a server treats receipt of any of the four server-only
+ * parameters from a client as a TRANSPORT_PARAMETER_ERROR; the same bytes from a server are
+ * fine. */
 static void test_s18_2_server_only_from_client_rejected(void)
 {
     static const uint64_t ids[] = {RQ_TP_ORIGINAL_DESTINATION_CONNECTION_ID,
