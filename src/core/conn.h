@@ -109,6 +109,11 @@ struct rq_conn {
     uint32_t rx_path;            /* the path of the datagram being processed */
     uint64_t largest_nonprobing; /* §9.3: only the highest-numbered non-probing packet moves us */
     bool has_nonprobing;
+    /* Server, after a client followed it to another of its addresses (RFC 9000 §9.6.2): the
+     * address left and the largest packet number at the switch. */
+    bool has_left_local;
+    rq_addr left_local;
+    uint64_t left_local_pn;
 
     /* Connection IDs (RFC 9000 §5.1, §7.2). */
     rq_cids cids;        /* issued by us and by the peer, with sequence numbers and tokens */
@@ -251,6 +256,10 @@ void rq_conn_paths_reassign_cids(rq_conn *c, uint32_t orphaned);
 /* Validation timers: retransmit challenges, give up (§8.2.4, §9.3.2). */
 void rq_conn_paths_on_timeout(rq_conn *c, rq_time now);
 rq_time rq_conn_paths_next_timeout(const rq_conn *c);
+
+/* Server (RFC 9000 §9.6.2): whether a packet numbered pn that arrived on path p is a newer one
+ * at the local address the connection left for its preferred address, to be dropped. */
+bool rq_conn_path_left_behind(const rq_conn *c, const rq_path *p, uint64_t pn);
 
 /* Client, once the handshake is confirmed: starts validating the server's preferred address
  * (RFC 9000 §9.6.1) when it offered one and the configuration follows it; the connection moves

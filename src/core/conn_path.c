@@ -240,6 +240,11 @@ static void migrate(rq_conn *c, rq_path *p, rq_time now)
 {
     rq_path *old = &c->paths[c->active_path];
     detach(c, old, now);
+    if (old->addr.local.family != RQ_AF_NONE && !rq_addr_eq(&old->addr.local, &p->addr.local)) {
+        c->has_left_local = true;
+        c->left_local = old->addr.local;
+        c->left_local_pn = c->largest_nonprobing;
+    }
     bool port_only = rq_addr_same_ip(&old->addr.remote, &p->addr.remote) &&
                      rq_addr_eq(&old->addr.local, &p->addr.local);
     if (!p->validated && port_only) {
@@ -289,6 +294,14 @@ void rq_conn_path_on_nonprobing(rq_conn *c, rq_path *p, uint64_t pn, rq_time now
         return;
     }
     migrate(c, p, now);
+}
+
+bool rq_conn_path_left_behind(const rq_conn *c, const rq_path *p, uint64_t pn)
+{
+    /* §9.6.2: SHOULD drop the newer ones; MAY still process delayed ones. */
+    return c->has_left_local && pn > c->left_local_pn &&
+           rq_addr_eq(&p->addr.local, &c->left_local) &&
+           !rq_addr_eq(&c->paths[c->active_path].addr.local, &c->left_local); /* fell back */
 }
 
 static void fail_validation(rq_conn *c, rq_path *p, rq_time now)

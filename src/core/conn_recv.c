@@ -401,6 +401,8 @@ static int recv_packet(rq_conn *c, uint8_t *pkt, const rq_pkt_hdr *h, rq_time no
     }
     if (rq_ackrecv_is_duplicate(&s->ack, pn))
         return PKT_DROP;
+    if (h->type == RQ_PKT_1RTT && rq_conn_path_left_behind(c, &c->paths[c->rx_path], pn))
+        return PKT_DROP;
     bool ack_eliciting = false, non_probing = false;
     frame_log fl;
     fl.n = 0;

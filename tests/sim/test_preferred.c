@@ -5,6 +5,7 @@
  * client stays where it was; a client told not to follow never probes it; and
  * disable_active_migration does not stop it (§18.2). */
 #include "link.h"
+#include "qinject.h"
 #include "qnode.h"
 #include "qtrace.h"
 #include "rqtest.h"
@@ -23,6 +24,7 @@ typedef struct pa_run {
     sim *s;
     sim_qnode *client, *server;
     qtrace qt;
+    sim_link *c2s;
     const rq_addr *server_addr; /* where the client connects */
 } pa_run;
 
@@ -64,7 +66,7 @@ static int pa_new(pa_run *r, uint64_t seed, const pa_opts *o)
         rc = sim_host_add_addr(r->server->host, &SERVER_PREF_6, 0);
     if (!rc)
         rc = sim_connect(r->s, sim_host_elem(r->client->host), 0, sim_host_elem(r->server->host), 0,
-                         &link, &link, NULL, NULL);
+                         &link, &link, &r->c2s, NULL);
     if (!rc)
         rc = qtrace_attach(&r->qt, r->s);
     return rc;
@@ -203,6 +205,34 @@ static void test_client_moves_to_preferred_address_mig_9_6_1_01(void)
     pa_free(&r);
 }
 
+/* MIG-9.6.2-04: once the server switched to its preferred address, a newer packet of the
+ * connection arriving at the original address (a copy sent there, or an attacker replaying the
+ * old path) is dropped: not acknowledged, nothing in it acted on. */
+static void test_newer_packets_at_old_address_dropped_mig_9_6_2_04(void)
+{
+    pa_run r;
+    pa_opts o = {.server_has_pref = true, .client_follows = true};
+    RQ_CHECK_ERR(pa_new(&r, 0x966, &o), RQ_OK);
+    run_upload(&r, 200000);
+    rq_conn *sc = r.server->conn;
+    RQ_CHECK(rq_addr_eq(&sc->paths[sc->active_path].addr.local, &SERVER_PREF));
+    uint64_t largest = sc->spaces[RQ_PN_SPACE_APPLICATION].ack.largest;
+    const uint8_t ping[] = {0x01};
+    RQ_CHECK_ERR(sim_forge_1rtt(r.s, r.c2s, r.client->conn, &CLIENT_A, &SERVER_ADDR, ping,
+                                sizeof ping, 1200),
+                 RQ_OK);
+    RQ_CHECK_ERR(sim_run_until(r.s, sim_now(r.s) + 200 * RQ_MS), RQ_OK);
+    RQ_CHECK_EQ_U64(sc->spaces[RQ_PN_SPACE_APPLICATION].ack.largest, largest);
+    RQ_CHECK(rq_addr_eq(&sc->paths[sc->active_path].addr.local, &SERVER_PREF));
+    /* The same kind of packet at the preferred address is processed (the forging is sound). */
+    RQ_CHECK_ERR(sim_forge_1rtt(r.s, r.c2s, r.client->conn, &CLIENT_A, &SERVER_PREF, ping,
+                                sizeof ping, 1200),
+                 RQ_OK);
+    RQ_CHECK_ERR(sim_run_until(r.s, sim_now(r.s) + 200 * RQ_MS), RQ_OK);
+    RQ_CHECK(sc->spaces[RQ_PN_SPACE_APPLICATION].ack.largest > largest);
+    pa_free(&r);
+}
+
 /* MIG-9.6.1-03: the preferred address is a black hole: validation fails, the client keeps
  * sending to the original address and the transfer completes there. */
 static void test_unreachable_preferred_address_mig_9_6_1_03(void)
@@ -293,6 +323,7 @@ int main(void)
 {
     int64_t live = rq_mem_live();
     RQ_RUN(test_client_moves_to_preferred_address_mig_9_6_1_01);
+    RQ_RUN(test_newer_packets_at_old_address_dropped_mig_9_6_2_04);
     RQ_RUN(test_unreachable_preferred_address_mig_9_6_1_03);
     RQ_RUN(test_client_may_ignore_preferred_address);
     RQ_RUN(test_preferred_address_despite_disable_active_migration);
