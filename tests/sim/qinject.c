@@ -26,5 +26,20 @@ int sim_forge_1rtt(sim *s, sim_link *l, rq_conn *conn, const rq_addr *src, const
                            sizeof pkt, &out);
     if (rc)
         return rc;
+    /* Recorded as sent (no frames to retransmit, not in flight), so that the peer's ACK of it
+     * is an ACK of a packet that exists rather than a protocol violation. */
+    uint64_t mark = rq_sentlog_mark(&conn->sentlog);
+    rq_sent_packet sent = {
+        .pn = pn,
+        .time_sent = sim_now(s),
+        .token = rq_sentlog_token(mark, mark),
+        .path_id = conn->active_path,
+        .size = (uint32_t)out,
+    };
+    rq_recovery_env env;
+    rq_conn_recovery_env(conn, &env);
+    rc = rq_recovery_on_sent(&conn->rec, RQ_PN_SPACE_APPLICATION, &sent, sim_now(s), &env);
+    if (rc)
+        return rc;
     return sim_inject(s, l, sim_now(s), src, dst, pkt, out, NULL);
 }

@@ -1,7 +1,8 @@
 /* Forging a peer's packets with its live keys: a 1-RTT packet protected exactly as the given
  * connection would, put on a link as if it had sent it — from its address or from any other
  * (spoofing, probing from a new address). For tests that need a frame the library would never
- * send. The packet number is taken from the connection's own counter, so it never repeats. */
+ * send. The packet number is taken from the connection's own counter, so it never repeats, and
+ * the packet is recorded as sent (nothing to retransmit), so that ACKs of it are legitimate. */
 #ifndef RQ_SIM_QINJECT_H
 #define RQ_SIM_QINJECT_H
 

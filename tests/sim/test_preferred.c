@@ -230,6 +230,32 @@ static void test_newer_packets_at_old_address_dropped_mig_9_6_2_04(void)
                  RQ_OK);
     RQ_CHECK_ERR(sim_run_until(r.s, sim_now(r.s) + 200 * RQ_MS), RQ_OK);
     RQ_CHECK(sc->spaces[RQ_PN_SPACE_APPLICATION].ack.largest > largest);
+    RQ_CHECK(!r.client->closed && !r.server->closed);
+    pa_free(&r);
+}
+
+/* MIG-9.6.3-06, MIG-5.1.1-03 (its preferred-address part): the preferred address's CID is an
+ * ordinary CID of the connection, accepted on the original path too (RFC 9000 §9.6.3, §5.1.1).
+ * The client (not following) sends one packet there with it. */
+static void test_preferred_cid_accepted_on_original_path_mig_9_6_3_06(void)
+{
+    pa_run r;
+    pa_opts o = {.server_has_pref = true, .client_follows = false};
+    RQ_CHECK_ERR(pa_new(&r, 0x967, &o), RQ_OK);
+    run_upload(&r, 100000);
+    rq_conn *c = r.client->conn, *sc = r.server->conn;
+    RQ_CHECK(c->peer_tp.has_preferred_address);
+    uint64_t largest = sc->spaces[RQ_PN_SPACE_APPLICATION].ack.largest;
+    rq_cid saved = c->dcid;
+    c->dcid = c->peer_tp.preferred_address.cid;
+    const uint8_t ping[] = {0x01};
+    RQ_CHECK_ERR(sim_forge_1rtt(r.s, r.c2s, c, &CLIENT_A, &SERVER_ADDR, ping, sizeof ping, 1200),
+                 RQ_OK);
+    c->dcid = saved;
+    RQ_CHECK_ERR(sim_run_until(r.s, sim_now(r.s) + 200 * RQ_MS), RQ_OK);
+    RQ_CHECK(sc->spaces[RQ_PN_SPACE_APPLICATION].ack.largest > largest);
+    RQ_CHECK(!r.client->closed && !r.server->closed);
+    RQ_CHECK_EQ_U64(r.qt.st.resets, 0);
     pa_free(&r);
 }
 
@@ -325,6 +351,7 @@ int main(void)
     RQ_RUN(test_client_moves_to_preferred_address_mig_9_6_1_01);
     RQ_RUN(test_newer_packets_at_old_address_dropped_mig_9_6_2_04);
     RQ_RUN(test_unreachable_preferred_address_mig_9_6_1_03);
+    RQ_RUN(test_preferred_cid_accepted_on_original_path_mig_9_6_3_06);
     RQ_RUN(test_client_may_ignore_preferred_address);
     RQ_RUN(test_preferred_address_despite_disable_active_migration);
     RQ_RUN(test_client_picks_preferred_address_of_its_family_mig_9_6_3_05);
