@@ -73,6 +73,7 @@ static void teardown(pr_run *r)
 }
 
 /* MIG-8.2.1-06 (a datagram under 1200 bytes carrying PATH_CHALLENGE is not dropped),
+ * MIG-8.2.2-02 (the response goes out without delay),
  * MIG-8.2.2-01 (the response echoes the data), MIG-8.2.2-03 (it goes back to the address the
  * challenge came from), MIG-8.2.2-06 (no padding past the 3x budget of that unvalidated
  * address), MIG-9.1-02 / RFC 9000 §9.3 (a probing-only packet does not move the connection). */
@@ -93,16 +94,27 @@ static void test_small_probe_answered_within_budget_mig_8_2_2_06(void)
     RQ_CHECK(out > 0);
     RQ_CHECK(out <= 3 * in);
     bool echoed = false;
+    rq_time answered_at = 0;
     for (size_t i = 0; i < r.qt.count; i++) {
         const qtrace_pkt *p = &r.qt.pkts[i];
         if (p->dir != QTRACE_S2C || p->t < t0 || !rq_addr_eq(&p->dst, &NEW_ADDR))
             continue;
         for (size_t f = p->first_frame; f < p->first_frame + p->frame_count; f++)
             if (r.qt.frames[f].type == RQ_FT_PATH_RESPONSE &&
-                memcmp(r.qt.frames[f].path.data, challenge + 1, 8) == 0)
+                memcmp(r.qt.frames[f].path.data, challenge + 1, 8) == 0 && !echoed) {
                 echoed = true;
+                answered_at = p->t;
+            }
     }
     RQ_CHECK(echoed);
+    /* MIG-8.2.2-02: the response leaves at the instant the challenge arrived (no ACK-delay
+     * timer or batching holds it back). */
+    rq_time arrived = QTRACE_NEVER;
+    for (size_t i = 0; i < r.qt.count; i++)
+        if (r.qt.pkts[i].injected && r.qt.pkts[i].dir == QTRACE_C2S)
+            arrived = r.qt.pkts[i].delivered;
+    RQ_CHECK(arrived != QTRACE_NEVER);
+    RQ_CHECK_EQ_U64(answered_at, arrived);
     rq_conn *sc = r.server->conn;
     RQ_CHECK(rq_addr_eq(&sc->paths[sc->active_path].addr.remote, &CLIENT_ADDR));
     RQ_CHECK(!r.server->closed && !r.client->closed);
