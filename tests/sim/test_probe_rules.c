@@ -163,6 +163,45 @@ static void test_new_cid_to_zero_length_sender_mig_19_15_03(void)
     teardown(&r);
 }
 
+/* MIG-8.2.2-04, RFC 9000 §8.2.3: a PATH_RESPONSE validates the path its challenge went out on,
+ * whichever path it arrives on. A non-probing packet from a new client port moves the server
+ * there and makes it challenge that port; the client, which never had that port, answers from
+ * its real address, i.e. on the old path, and the new path is validated all the same. */
+static void test_response_on_other_path_validates_mig_8_2_2_04(void)
+{
+    pr_run r;
+    RQ_CHECK_ERR(setup(&r, 0xb6, 8), RQ_OK);
+    const uint8_t ping[] = {0x01};
+    rq_time t0 = sim_now(r.s);
+    RQ_CHECK_ERR(sim_forge_1rtt(r.s, r.c2s, r.client->conn, &NEW_ADDR, &SERVER_ADDR, ping,
+                                sizeof ping, 1200),
+                 RQ_OK);
+    RQ_CHECK_ERR(sim_run_until(r.s, sim_now(r.s) + 100 * RQ_MS), RQ_OK);
+    rq_conn *sc = r.server->conn;
+    const rq_path *np = NULL;
+    for (uint32_t i = 0; i < RQ_MAX_PATHS; i++)
+        if (sc->paths[i].in_use && rq_addr_eq(&sc->paths[i].addr.remote, &NEW_ADDR))
+            np = &sc->paths[i];
+    RQ_CHECK(np && np->validated);
+    bool challenged = false, response_from_new = false, response_from_old = false;
+    for (size_t i = 0; i < r.qt.count; i++) {
+        const qtrace_pkt *p = &r.qt.pkts[i];
+        if (p->t < t0)
+            continue;
+        if (p->dir == QTRACE_S2C && rq_addr_eq(&p->dst, &NEW_ADDR) &&
+            qtrace_pkt_frame(&r.qt, p, RQ_FT_PATH_CHALLENGE))
+            challenged = true;
+        if (p->dir == QTRACE_C2S && qtrace_pkt_frame(&r.qt, p, RQ_FT_PATH_RESPONSE)) {
+            response_from_new |= rq_addr_eq(&p->src, &NEW_ADDR);
+            response_from_old |= rq_addr_eq(&p->src, &CLIENT_ADDR);
+        }
+    }
+    RQ_CHECK(challenged);
+    RQ_CHECK(response_from_old && !response_from_new);
+    RQ_CHECK(!r.client->closed && !r.server->closed);
+    teardown(&r);
+}
+
 /* MIG-19.16-03: RETIRE_CONNECTION_ID sent to an endpoint that gave out a zero-length CID (the
  * client here) is a PROTOCOL_VIOLATION (RFC 9000 §19.16). */
 static void test_retire_cid_to_zero_length_sender_mig_19_16_03(void)
@@ -217,6 +256,7 @@ int main(void)
     RQ_RUN(test_new_cid_to_zero_length_sender_mig_19_15_03);
     RQ_RUN(test_packet_from_unknown_server_address_ignored_mig_9_05);
     RQ_RUN(test_retire_cid_to_zero_length_sender_mig_19_16_03);
+    RQ_RUN(test_response_on_other_path_validates_mig_8_2_2_04);
     if (rq_mem_live() != live)
         fprintf(stderr, "leak: %lld allocations\n", (long long)(rq_mem_live() - live));
     return rq_test_summary();
