@@ -266,6 +266,27 @@ static qtrace_pkt *add_pkt(qtrace *qt)
     return p;
 }
 
+/* A new packet record with what the datagram and the header say. */
+static qtrace_pkt *add_pkt_for(qtrace *qt, const sim_trace_entry *e, size_t index, int dir,
+                               const rq_pkt_hdr *h)
+{
+    qtrace_pkt *p = add_pkt(qt);
+    if (!p)
+        return NULL;
+    p->t = e->t;
+    p->trace_index = index;
+    p->dgram_id = e->id;
+    p->src = e->src_out;
+    p->dst = e->dst_out;
+    p->len = (uint32_t)h->len;
+    p->dir = (uint8_t)dir;
+    p->type = (uint8_t)h->type;
+    p->injected = e->kind == SIM_EV_INJECT;
+    if (!rq_pkt_hdr_dcid(h, &p->dcid))
+        p->dcid.len = 0;
+    return p;
+}
+
 /* Keeps a copy of f whose pointers into the packet are cleared (the packet bytes are gone
  * after the hook returns). */
 static void add_frame(qtrace *qt, qtrace_pkt *p, const rq_frame *f)
@@ -409,20 +430,11 @@ static void open_packet(qtrace *qt, const sim_trace_entry *e, size_t index, int 
         k->largest = pn;
     if (rq_pkt_check_reserved_bits(hr.first_byte, h->type) != 0)
         qt->st.bad_reserved++;
-    qtrace_pkt *p = add_pkt(qt);
+    qtrace_pkt *p = add_pkt_for(qt, e, index, dir, h);
     if (!p)
         return;
-    p->t = e->t;
-    p->trace_index = index;
-    p->dgram_id = e->id;
-    p->src = e->src_out;
-    p->dst = e->dst_out;
-    p->len = (uint32_t)h->len;
-    p->dir = (uint8_t)dir;
-    p->type = (uint8_t)h->type;
     p->space = (uint8_t)space;
     p->key_phase = h->type == RQ_PKT_1RTT ? phase : 0;
-    p->injected = e->kind == SIM_EV_INJECT;
     p->pn = pn;
     qt->st.packets++;
     decode_frames(qt, p, dir, space, qt->tmp + hr.hdr_len, plen);
@@ -432,19 +444,10 @@ static void open_packet(qtrace *qt, const sim_trace_entry *e, size_t index, int 
 static void add_bare(qtrace *qt, const sim_trace_entry *e, size_t index, int dir,
                      const rq_pkt_hdr *h)
 {
-    qtrace_pkt *p = add_pkt(qt);
+    qtrace_pkt *p = add_pkt_for(qt, e, index, dir, h);
     if (!p)
         return;
-    p->t = e->t;
-    p->trace_index = index;
-    p->dgram_id = e->id;
-    p->src = e->src_out;
-    p->dst = e->dst_out;
-    p->len = (uint32_t)h->len;
-    p->dir = (uint8_t)dir;
-    p->type = (uint8_t)h->type;
     p->space = QTRACE_SPACE_NONE;
-    p->injected = e->kind == SIM_EV_INJECT;
     qt->st.packets++;
 }
 

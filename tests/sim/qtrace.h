@@ -65,6 +65,7 @@ typedef struct qtrace_pkt {
     uint8_t key_phase; /* 1-RTT only: the key phase bit */
     bool injected;     /* created by an injector (SIM_EV_INJECT) */
     uint64_t pn;       /* full packet number (0 for Retry / VN) */
+    rq_cid dcid;       /* the Destination Connection ID it was sent with */
     rq_time delivered; /* when a host first took delivery of it (or a copy); QTRACE_NEVER */
     size_t first_frame, frame_count;
 } qtrace_pkt;

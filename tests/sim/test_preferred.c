@@ -159,10 +159,40 @@ static void scan(const pa_run *r, rq_time moved_at, pa_wire *w)
     }
 }
 
+/* MIG-7.2-01: after the handshake each side sends 1-RTT packets only with CIDs the other gave
+ * it: its handshake SCID, the preferred address's CID, or one from NEW_CONNECTION_ID. */
+static bool dcids_all_issued(const pa_run *r)
+{
+    const rq_conn *cc = r->client->conn, *sc = r->server->conn;
+    for (size_t i = 0; i < r->qt.count; i++) {
+        const qtrace_pkt *p = &r->qt.pkts[i];
+        if (p->type != RQ_PKT_1RTT || p->injected)
+            continue;
+        int to = p->dir == QTRACE_C2S ? QTRACE_S2C : QTRACE_C2S;
+        const rq_cid *hs = to == QTRACE_S2C ? &sc->scid : &cc->scid;
+        bool ok =
+            rq_cid_eq(&p->dcid, hs) || (to == QTRACE_S2C && cc->peer_tp.has_preferred_address &&
+                                        rq_cid_eq(&p->dcid, &cc->peer_tp.preferred_address.cid));
+        for (size_t k = 0; k < r->qt.count && !ok; k++) {
+            const qtrace_pkt *q = &r->qt.pkts[k];
+            const rq_frame *f = q->dir == to && q->t <= p->t
+                                    ? qtrace_pkt_frame(&r->qt, q, RQ_FT_NEW_CONNECTION_ID)
+                                    : NULL;
+            for (size_t n = q->first_frame; f && n < q->first_frame + q->frame_count; n++)
+                ok |= r->qt.frames[n].type == RQ_FT_NEW_CONNECTION_ID &&
+                      rq_cid_eq(&r->qt.frames[n].new_cid.cid, &p->dcid);
+        }
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
 /* MIG-9.6.1-01 (after confirmation the client probes the preferred address with an unused
  * DCID), MIG-9.6.2-01 / MIG-21.5.3-01 (only probing frames there until it answered),
  * MIG-9.6.1-02 (then everything goes there), MIG-9.6.2-03 (the server challenges the client
- * from its preferred address), MIG-9.6.2-02 (and follows only once that path is validated);
+ * from its preferred address), MIG-9.6.2-02 (and follows only once that path is validated),
+ * MIG-7.2-01 (every DCID used was issued);
  * §5.1.1: the preferred address's CID is sequence 1. */
 static void test_client_moves_to_preferred_address_mig_9_6_1_01(void)
 {
@@ -193,6 +223,7 @@ static void test_client_moves_to_preferred_address_mig_9_6_1_01(void)
     RQ_CHECK(w.server_nonprobing_from_pref > w.client_nonprobing_to_pref);
     RQ_CHECK(w.server_nonprobing_from_pref > w.client_response_to_pref);
     RQ_CHECK_EQ_U64(w.lowest_ncid_seq, 2);
+    RQ_CHECK(dcids_all_issued(&r));
     /* MIG-9.6.1-02: after the client moved (one round trip after the answer, to let packets
      * already in flight land), nothing non-probing goes to the original address. */
     pa_wire late;
