@@ -207,6 +207,8 @@ static void add_new_token(rq_conn *c, pkt_build *pb, rq_time now)
         c->new_token_pending = false;
 }
 
+static void add_ping(rq_conn *c, pkt_build *pb);
+
 /* PATH_CHALLENGE and PATH_RESPONSE due on the path this datagram goes out on (RFC 9000 §8.2):
  * at most one challenge per packet (§8.2.1), the response on the path the challenge came
  * on (§8.2.2). Neither is repeated when lost (§13.3): a new challenge carries new data. */
@@ -218,6 +220,11 @@ static void add_path_frames(rq_conn *c, pkt_build *pb, rq_path *p, rq_time now)
         if (put_frame(pb, &f)) {
             p->response_due = false;
             pb->path_response = true;
+            /* §9.3.3: a challenge on the active path may come from a peer checking whether we
+             * are really here after an apparent migration: a non-probing frame with the
+             * answer lets the genuine path win back at once. */
+            if (p->id == c->active_path && c->handshake_confirmed)
+                add_ping(c, pb);
         }
     }
     if (p->challenge_due) {

@@ -202,6 +202,39 @@ static void test_response_on_other_path_validates_mig_8_2_2_04(void)
     teardown(&r);
 }
 
+/* MIG-9.3.3-02: a PATH_CHALLENGE arriving on the active path (a server checking, after an
+ * apparent migration, whether the client is still at its old address) is answered with a
+ * packet that also carries a non-probing frame, so that the genuine path can win back. */
+static void test_challenge_on_active_path_answered_nonprobing_mig_9_3_3_02(void)
+{
+    pr_run r;
+    RQ_CHECK_ERR(setup(&r, 0xb7, 8), RQ_OK);
+    RQ_CHECK_ERR(sim_run_until(r.s, sim_now(r.s) + 500 * RQ_MS), RQ_OK); /* all acked, quiet */
+    const uint8_t challenge[] = {0x1a, 9, 8, 7, 6, 5, 4, 3, 2};
+    rq_time t0 = sim_now(r.s);
+    RQ_CHECK_ERR(sim_forge_1rtt(r.s, r.s2c, r.server->conn, &SERVER_ADDR, &CLIENT_ADDR, challenge,
+                                sizeof challenge, 1200),
+                 RQ_OK);
+    RQ_CHECK_ERR(sim_run_until(r.s, sim_now(r.s) + 100 * RQ_MS), RQ_OK);
+    bool answered = false, with_nonprobing = false;
+    for (size_t i = 0; i < r.qt.count; i++) {
+        const qtrace_pkt *p = &r.qt.pkts[i];
+        const rq_frame *f = p->dir == QTRACE_C2S && p->t >= t0
+                                ? qtrace_pkt_frame(&r.qt, p, RQ_FT_PATH_RESPONSE)
+                                : NULL;
+        if (!f || memcmp(f->path.data, challenge + 1, 8) != 0)
+            continue;
+        answered = true;
+        for (size_t n = p->first_frame; n < p->first_frame + p->frame_count; n++)
+            with_nonprobing |=
+                !rq_frame_is_probing(r.qt.frames[n].type) && r.qt.frames[n].type != RQ_FT_ACK;
+    }
+    RQ_CHECK(answered);
+    RQ_CHECK(with_nonprobing); /* an ack-eliciting non-probing frame, not just an ACK */
+    RQ_CHECK(!r.client->closed && !r.server->closed);
+    teardown(&r);
+}
+
 /* MIG-19.16-03: RETIRE_CONNECTION_ID sent to an endpoint that gave out a zero-length CID (the
  * client here) is a PROTOCOL_VIOLATION (RFC 9000 §19.16). */
 static void test_retire_cid_to_zero_length_sender_mig_19_16_03(void)
@@ -257,6 +290,7 @@ int main(void)
     RQ_RUN(test_packet_from_unknown_server_address_ignored_mig_9_05);
     RQ_RUN(test_retire_cid_to_zero_length_sender_mig_19_16_03);
     RQ_RUN(test_response_on_other_path_validates_mig_8_2_2_04);
+    RQ_RUN(test_challenge_on_active_path_answered_nonprobing_mig_9_3_3_02);
     if (rq_mem_live() != live)
         fprintf(stderr, "leak: %lld allocations\n", (long long)(rq_mem_live() - live));
     return rq_test_summary();
