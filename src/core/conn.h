@@ -55,6 +55,7 @@ typedef struct rq_path {
     uint8_t challenges[3][8];
     rq_time challenge_times[3];
     unsigned nchallenges;
+    unsigned challenges_sent;    /* in this validation: the backoff exponent */
     rq_time next_challenge;      /* when to challenge again (one PTO later) */
     rq_time validation_deadline; /* §8.2.4: give up then */
     /* §8.2.2: the answer to the last PATH_CHALLENGE that arrived on this path. */

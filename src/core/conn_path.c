@@ -162,6 +162,7 @@ static void start_validation(rq_conn *c, rq_path *p, rq_time now)
     p->validating = true;
     p->challenge_due = true;
     p->nchallenges = 0;
+    p->challenges_sent = 0;
     /* RFC 9000 §8.2.4: three times the larger of the current PTO and a fresh path's. */
     rq_rtt fresh;
     rq_rtt_init(&fresh);
@@ -182,8 +183,11 @@ int rq_conn_path_new_challenge(rq_conn *c, rq_path *p, uint8_t data[8], rq_time 
     if (p->nchallenges < 3)
         p->nchallenges++;
     p->challenge_due = false;
-    /* §8.2.1: no more often than a PTO (like an Initial on a new connection). */
-    p->next_challenge = now + rq_rtt_pto_base(&p->rtt);
+    /* §8.2.1: no more often than an Initial on a new connection would go: a PTO apart,
+     * doubling each time (RFC 9002 §6.2.1). */
+    unsigned shift = p->challenges_sent < 6 ? p->challenges_sent : 6;
+    p->challenges_sent++;
+    p->next_challenge = now + (rq_rtt_pto_base(&p->rtt) << shift);
     return 0;
 }
 

@@ -292,7 +292,7 @@ static void test_preferred_cid_accepted_on_original_path_mig_9_6_3_06(void)
 
 /* MIG-9.6.1-03: the preferred address is a black hole: validation fails, the client keeps
  * sending to the original address and the transfer completes there. MIG-8.2.4-01: when it
- * gives up. */
+ * gives up. MIG-8.2.1-02, MIG-9.4-04: how often it tries. */
 static void test_unreachable_preferred_address_mig_9_6_1_03(void)
 {
     pa_run r;
@@ -318,6 +318,36 @@ static void test_unreachable_preferred_address_mig_9_6_1_03(void)
     RQ_CHECK_ERR(sim_run_until(r.s, first + 6 * RQ_SEC), RQ_OK);
     for (uint32_t i = 0; i < RQ_MAX_PATHS; i++)
         RQ_CHECK(!c->paths[i].in_use || !c->paths[i].preferred); /* the probe path is gone */
+    /* MIG-8.2.1-02, MIG-9.4-04: challenges into the black hole go no more often than Initials
+     * would: at least a PTO of a fresh path (kInitialRtt: 333 + 4 x 166.5 ms) apart, doubling. */
+    rq_time sent[8];
+    size_t n = 0;
+    for (size_t i = 0; i < r.qt.count && n < 8; i++) {
+        const qtrace_pkt *p = &r.qt.pkts[i];
+        if (p->dir == QTRACE_C2S && rq_addr_eq(&p->dst, &SERVER_PREF) &&
+            qtrace_pkt_frame(&r.qt, p, RQ_FT_PATH_CHALLENGE))
+            sent[n++] = p->t;
+    }
+    RQ_CHECK(n >= 2);
+    for (size_t i = 1; i < n; i++)
+        RQ_CHECK(sent[i] - sent[i - 1] >= 999 * RQ_MS);
+    /* Within 3 PTOs only two fit, so the doubling is checked on the schedule itself: each
+     * retransmission waits twice as long as the one before. */
+    rq_path probe = c->paths[c->active_path];
+    probe.challenges_sent = 0;
+    uint8_t data[8];
+    rq_time t = sim_now(r.s), prev_gap = 0;
+    for (int k = 0; k < 4; k++) {
+        RQ_CHECK_ERR(rq_conn_path_new_challenge(c, &probe, data, t), RQ_OK);
+        rq_time gap = probe.next_challenge - t;
+        RQ_CHECK(gap >= rq_rtt_pto_base(&probe.rtt));
+        if (k > 0)
+            RQ_CHECK_EQ_U64(gap, 2 * prev_gap);
+        prev_gap = gap;
+        t += gap;
+    }
+    printf("  %zu challenges into the black hole, %.3f s .. %.3f s\n", n, (double)sent[0] / 1e9,
+           (double)sent[n - 1] / 1e9);
     RQ_CHECK(!r.client->closed && !r.server->closed);
     RQ_CHECK(rq_addr_eq(&c->paths[c->active_path].addr.remote, &SERVER_ADDR));
     pa_free(&r);
