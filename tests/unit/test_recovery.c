@@ -515,9 +515,10 @@ static void test_rfc9002_6_4_discard_space(void)
     rq_recovery_free(&h.r);
 }
 
-/* RFC 9000 §9.4: after a migration, the old path's in-flight packets stop counting (bytes
- * handed back to its controller) but are still reported when acknowledged, as not in flight,
- * and give no RTT sample; the new path's packets count normally. */
+/* RFC 9000 §9.4, MIG-9.4-01: after a migration, the old path's in-flight packets stop counting
+ * (bytes handed back to its controller) but are still reported when acknowledged, as not in
+ * flight (so no controller grows on them), and give no RTT sample, even to a path that reuses
+ * the old path's id (a connection reuses path slots); the new path's packets count normally. */
 static void test_rfc9000_9_4_detach_path(void)
 {
     harness h;
