@@ -56,7 +56,7 @@ typedef struct rq_path {
     rq_time challenge_times[3];
     unsigned nchallenges;
     unsigned challenges_sent;    /* in this validation: the backoff exponent */
-    rq_time next_challenge;      /* when to challenge again (one PTO later) */
+    rq_time next_challenge;      /* when to challenge again (a PTO later, doubling) */
     rq_time validation_deadline; /* §8.2.4: give up then */
     /* §8.2.2: the answer to the last PATH_CHALLENGE that arrived on this path. */
     bool response_due;

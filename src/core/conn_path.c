@@ -152,6 +152,13 @@ void rq_conn_path_on_challenge(rq_conn *c, rq_path *p, const uint8_t data[8])
 static void client_migrate(rq_conn *c, rq_time now, uint32_t path_id);
 static void migrate(rq_conn *c, rq_path *p, rq_time now);
 
+/* Whether going from path `from` to `to` changes our own address (a client moving to our
+ * preferred address, RFC 9000 §9.6.2); unknown local addresses count as unchanged. */
+static bool local_changed(const rq_path *from, const rq_path *to)
+{
+    return from->addr.local.family != RQ_AF_NONE && !rq_addr_eq(&from->addr.local, &to->addr.local);
+}
+
 static rq_time max_time(rq_time a, rq_time b)
 {
     return a > b ? a : b;
@@ -244,7 +251,7 @@ static void migrate(rq_conn *c, rq_path *p, rq_time now)
 {
     rq_path *old = &c->paths[c->active_path];
     detach(c, old, now);
-    if (old->addr.local.family != RQ_AF_NONE && !rq_addr_eq(&old->addr.local, &p->addr.local)) {
+    if (local_changed(old, p)) {
         c->has_left_local = true;
         c->left_local = old->addr.local;
         c->left_local_pn = c->largest_nonprobing;
@@ -289,9 +296,7 @@ void rq_conn_path_on_nonprobing(rq_conn *c, rq_path *p, uint64_t pn, rq_time now
         return;
     /* §9.6.2: a client arriving at our preferred address (another local address) is followed
      * only once that path is validated: until then everything leaves from the old one. */
-    const rq_addr *old_local = &c->paths[c->active_path].addr.local;
-    if (!p->validated && old_local->family != RQ_AF_NONE &&
-        !rq_addr_eq(old_local, &p->addr.local)) {
+    if (!p->validated && local_changed(&c->paths[c->active_path], p)) {
         p->migrate_when_validated = true;
         if (!p->validating)
             start_validation(c, p, now);

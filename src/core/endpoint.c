@@ -130,12 +130,11 @@ static void unlink_conn(rq_endpoint *ep, rq_conn *c)
         }
     if (ep->send_cursor == c)
         ep->send_cursor = c->next;
-    /* Every CID the connection issued is routed to it (RFC 9000 §5.1.1). */
+    /* Every CID the connection issued is routed to it (RFC 9000 §5.1.1); the handshake SCID
+     * is local[0] until the peer retires it, and its route goes then. */
     for (size_t i = 0; i < c->cids.nlocal; i++)
         if (c->cids.local[i].cid.len)
             rq_cidmap_remove(&ep->cids, &c->cids.local[i].cid);
-    if (c->scid.len)
-        rq_cidmap_remove(&ep->cids, &c->scid);
     if (c->odcid_routed)
         rq_cidmap_remove(&ep->cids, &c->routed_odcid);
     ep->nconns--;
