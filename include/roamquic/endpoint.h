@@ -102,7 +102,9 @@ RQ_API bool rq_endpoint_poll_event(rq_endpoint *ep, rq_event *ev);
 
 /* Client: starts a connection on path (local may be unspecified: family RQ_AF_NONE) to a
  * server named sni (checked against its certificate). Returns 0 and *conn, or
- * RQ_ERR_INVALID_ARG (a server endpoint, no sni), RQ_ERR_NOMEM, RQ_ERR_TLS. */
+ * RQ_ERR_INVALID_ARG (a server endpoint, no sni; or, with a zero-length local CID, another
+ * connection of this endpoint on the same local address: only the address would tell them
+ * apart, RFC 9000 §5.1), RQ_ERR_NOMEM, RQ_ERR_TLS. */
 RQ_API int rq_connect(rq_endpoint *ep, rq_time now, const rq_path_addr *path, const char *sni,
                       rq_conn **conn);
 

@@ -187,6 +187,19 @@ static int add_conn(rq_endpoint *ep, rq_conn *c)
     return 0;
 }
 
+/* The connection with zero-length CIDs that datagrams to `local` belong to (RFC 9000 §5.2: the
+ * local address decides); an unspecified address on either side matches. */
+static rq_conn *zero_cid_conn_at(rq_endpoint *ep, const rq_addr *local)
+{
+    for (rq_conn *c = ep->conns; c; c = c->next) {
+        const rq_addr *mine = &c->paths[c->active_path].addr.local;
+        if (c->scid.len == 0 && (local->family == RQ_AF_NONE || mine->family == RQ_AF_NONE ||
+                                 rq_addr_eq(mine, local)))
+            return c;
+    }
+    return NULL;
+}
+
 int rq_connect(rq_endpoint *ep, rq_time now, const rq_path_addr *path, const char *sni,
                rq_conn **conn)
 {
@@ -195,6 +208,10 @@ int rq_connect(rq_endpoint *ep, rq_time now, const rq_path_addr *path, const cha
     reclaim(ep);
     if (ep->nconns >= RQ_EP_MAX_CONNS)
         return RQ_ERR_LIMIT;
+    /* RFC 9000 §5.1 (MIG-5.1-03): with zero-length CIDs only the local address tells the
+     * connections apart, so two of them may not share one. */
+    if (ep->cfg->transport.local_cid_len == 0 && zero_cid_conn_at(ep, &path->local))
+        return RQ_ERR_INVALID_ARG;
     rq_conn_params p = {.sni = sni};
     int rc = rq_ep_new_cid(ep, ep->cfg->transport.local_cid_len, &p.scid);
     if (!rc)
@@ -343,13 +360,7 @@ static rq_conn *find_conn(rq_endpoint *ep, const rq_datagram *dg, const rq_pkt_h
     rq_conn *c = rq_cidmap_find(&ep->cids, h->dcid, h->dcid_len);
     if (c || h->dcid_len != 0)
         return c;
-    /* RFC 9000 §5.2: with zero-length CIDs the local address decides. */
-    for (c = ep->conns; c; c = c->next)
-        if (c->scid.len == 0 && (dg->path.local.family == RQ_AF_NONE ||
-                                 c->paths[c->active_path].addr.local.family == RQ_AF_NONE ||
-                                 rq_addr_eq(&c->paths[c->active_path].addr.local, &dg->path.local)))
-            return c;
-    return NULL;
+    return zero_cid_conn_at(ep, &dg->path.local);
 }
 
 int rq_endpoint_recv(rq_endpoint *ep, rq_time now, const rq_datagram *dg)

@@ -215,9 +215,39 @@ static void test_cids_unlinkable_mig_5_1_01(void)
     rq_config_free(cfg);
 }
 
+/* MIG-5.1-03: a client endpoint with zero-length local CIDs refuses a second connection on a
+ * local address one of its connections uses (an unspecified local address matches any), and
+ * allows one on another local address. */
+static void test_zero_length_cid_owns_local_address_mig_5_1_03(void)
+{
+    rq_config *cfg = rq_config_new(RQ_ROLE_CLIENT);
+    rq_transport_settings t;
+    rq_transport_defaults(&t);
+    t.local_cid_len = 0;
+    RQ_CHECK_ERR(rq_config_set_transport(cfg, &t), RQ_OK);
+    RQ_CHECK_ERR(rq_config_set_insecure(cfg, true), RQ_OK);
+    uint64_t rs = 9;
+    rq_endpoint *ep = rq_endpoint_new(cfg, counter_random, &rs, NULL);
+    RQ_CHECK(ep);
+    rq_path_addr a = {{RQ_AF_INET4, 40000, {10, 0, 0, 1}, 0}, {RQ_AF_INET4, 443, {10, 0, 0, 2}, 0}};
+    rq_path_addr other_remote = a, other_port = a, any = a;
+    other_remote.remote.port = 8443;
+    other_port.local.port = 40001;
+    any.local.family = RQ_AF_NONE;
+    rq_conn *c1 = NULL, *c2 = NULL;
+    RQ_CHECK_ERR(rq_connect(ep, 0, &a, "x", &c1), RQ_OK);
+    RQ_CHECK_ERR(rq_connect(ep, 0, &other_remote, "x", &c2), RQ_ERR_INVALID_ARG);
+    RQ_CHECK_ERR(rq_connect(ep, 0, &any, "x", &c2), RQ_ERR_INVALID_ARG);
+    RQ_CHECK_ERR(rq_connect(ep, 0, &other_port, "x", &c2), RQ_OK);
+    RQ_CHECK(c2 && c2 != c1);
+    rq_endpoint_free(ep);
+    rq_config_free(cfg);
+}
+
 int main(void)
 {
     RQ_RUN(test_cids_unlinkable_mig_5_1_01);
+    RQ_RUN(test_zero_length_cid_owns_local_address_mig_5_1_03);
     RQ_RUN(test_log_without_static_keys_rfc9000_10_3_2);
     RQ_RUN(test_version_negotiation_rfc9000_6_1);
     RQ_RUN(test_stateless_reset_for_unknown_cid_rfc9000_10_3);
