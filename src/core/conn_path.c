@@ -91,6 +91,25 @@ static bool path_matches(const rq_path *p, const rq_path_addr *a)
            local_matches(&p->addr.local, &a->local);
 }
 
+/* 127.0.0.0/8, ::1 and IPv4-mapped 127/8. */
+static bool is_loopback(const rq_addr *a)
+{
+    static const uint8_t v6_loopback[16] = {[15] = 1};
+    static const uint8_t v4_mapped[12] = {[10] = 0xff, [11] = 0xff};
+    if (a->family == RQ_AF_INET4)
+        return a->ip[0] == 127;
+    return a->family == RQ_AF_INET6 && (memcmp(a->ip, v6_loopback, 16) == 0 ||
+                                        (memcmp(a->ip, v4_mapped, 12) == 0 && a->ip[12] == 127));
+}
+
+/* RFC 9000 §21.5.6 (MIG-21.5.6-01): a connection reached over a network does not move to a
+ * loopback address, where a forged source or a hostile preferred_address would point it at
+ * services on this host. Other addresses, private ones included, are fine (MIG-21.5.6-02). */
+static bool loopback_detour(const rq_conn *c, const rq_addr *to)
+{
+    return is_loopback(to) && !is_loopback(&c->paths[c->active_path].addr.remote);
+}
+
 rq_path *rq_conn_path_for(rq_conn *c, const rq_path_addr *addr, rq_time now)
 {
     for (uint32_t i = 0; i < RQ_MAX_PATHS; i++)
@@ -106,6 +125,8 @@ rq_path *rq_conn_path_for(rq_conn *c, const rq_path_addr *addr, rq_time now)
                 return &c->paths[c->active_path];
         return NULL;
     }
+    if (loopback_detour(c, &addr->remote))
+        return NULL;
     /* A new 4-tuple: a free slot, else the least recently heard unvalidated spare one (a peer
      * cannot make us hold more than RQ_MAX_PATHS paths). */
     rq_path *slot = NULL;
@@ -198,6 +219,16 @@ int rq_conn_path_new_challenge(rq_conn *c, rq_path *p, uint8_t data[8], rq_time 
     return 0;
 }
 
+static void abandon_paths_to(rq_conn *c, const rq_addr *remote)
+{
+    for (uint32_t i = 0; i < RQ_MAX_PATHS; i++) {
+        rq_path *p = &c->paths[i];
+        if (p->in_use && i != c->active_path && i != c->fallback_path &&
+            rq_addr_eq(&p->addr.remote, remote))
+            drop_path(c, p);
+    }
+}
+
 void rq_conn_path_on_response(rq_conn *c, const uint8_t data[8], rq_time now)
 {
     for (uint32_t i = 0; i < RQ_MAX_PATHS; i++) {
@@ -213,9 +244,12 @@ void rq_conn_path_on_response(rq_conn *c, const uint8_t data[8], rq_time now)
             p->challenge_due = false;
             p->nchallenges = 0;
             path_event(c, RQ_EV_PATH_VALIDATED, p);
-            /* §9.6.1: once the preferred address answers, all packets go there. */
+            /* §9.6.1: once the preferred address answers, all packets go there; §9.6.3: the
+             * validation of the original address from elsewhere is abandoned. */
             if (p->preferred && i != c->active_path && c->state == RQ_CONN_ESTABLISHED) {
+                rq_addr original = c->paths[c->active_path].addr.remote;
                 client_migrate(c, now, i);
+                abandon_paths_to(c, &original);
                 return;
             }
             if (p->migrate_when_validated && i != c->active_path) {
@@ -415,6 +449,32 @@ static int start_probe(rq_conn *c, rq_time now, const rq_path_addr *addr, uint32
     return 0;
 }
 
+/* The preferred address's path while the client has not moved there yet, or NULL. */
+static rq_path *pending_preferred(rq_conn *c)
+{
+    for (uint32_t i = 0; i < RQ_MAX_PATHS; i++)
+        if (c->paths[i].in_use && c->paths[i].preferred && i != c->active_path)
+            return &c->paths[i];
+    return NULL;
+}
+
+/* RFC 9000 §9.6.3 (MIG-9.6.3-01): a client leaving its local address before it reached the
+ * preferred address validates both server addresses from the new one; the probe of the
+ * preferred address from the old local address is abandoned (its CID retired). */
+static void rehome_preferred(rq_conn *c, rq_time now, const rq_path_addr *addr)
+{
+    rq_path *old = pending_preferred(c);
+    if (!old || rq_addr_eq(&old->addr.local, &addr->local) ||
+        !rq_addr_eq(&addr->remote, &c->paths[c->active_path].addr.remote))
+        return;
+    rq_path_addr to_pref = {.local = addr->local, .remote = old->addr.remote};
+    uint32_t id;
+    if (start_probe(c, now, &to_pref, &id) != 0)
+        return;
+    c->paths[id].preferred = true;
+    drop_path(c, old);
+}
+
 int rq_conn_probe_path(rq_conn *c, rq_time now, const rq_path_addr *addr, uint32_t *path_id)
 {
     if (!c || !addr || !path_id)
@@ -423,7 +483,10 @@ int rq_conn_probe_path(rq_conn *c, rq_time now, const rq_path_addr *addr, uint32
         return RQ_ERR_AGAIN;
     if (!migration_allowed(c))
         return RQ_ERR_INVALID_ARG;
-    return start_probe(c, now, addr, path_id);
+    int rc = start_probe(c, now, addr, path_id);
+    if (!rc)
+        rehome_preferred(c, now, addr);
+    return rc;
 }
 
 static void client_migrate(rq_conn *c, rq_time now, uint32_t path_id)
@@ -500,7 +563,7 @@ void rq_conn_follow_preferred_address(rq_conn *c, rq_time now)
         c->ep->cfg->ignore_preferred || c->state != RQ_CONN_ESTABLISHED || c->dcid.len == 0)
         return;
     rq_path_addr addr = {.local = c->paths[c->active_path].addr.local};
-    if (!preferred_remote(c, &addr.remote))
+    if (!preferred_remote(c, &addr.remote) || loopback_detour(c, &addr.remote))
         return;
     for (uint32_t i = 0; i < RQ_MAX_PATHS; i++)
         if (c->paths[i].in_use && c->paths[i].preferred)

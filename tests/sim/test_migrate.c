@@ -73,7 +73,8 @@ static bool done(sim *s, void *ctx)
  * move, packets from the new address carry only probing frames), MIG-8.2.2-03 (the server
  * answers on the probe's path), MIG-9.2-01 (the move: non-probing frames from the new address,
  * the server follows and validates), MIG-5.1.2-01 (the old path's DCID is retired once the
- * client left it); the upload finishes on the new path. */
+ * client left it); the upload finishes on the new path. MIG-21.5.6-02: every address here is
+ * private (10.0.0.0/8), and nothing refuses them. */
 static void test_client_probe_then_migrate_mig_9_5_01(void)
 {
     mg_run r;

@@ -4,7 +4,9 @@
  * 1, so the server's NEW_CONNECTION_ID frames start at 2; when the address does not answer the
  * client stays where it was; a client told not to follow never probes it; and
  * disable_active_migration does not stop it (§18.2). */
+#include "ledger.h"
 #include "link.h"
+#include "nat.h"
 #include "qinject.h"
 #include "qnode.h"
 #include "qtrace.h"
@@ -16,6 +18,7 @@
 static const rq_addr CLIENT_A = {RQ_AF_INET4, 50000, {10, 0, 0, 1}, 0};
 static const rq_addr SERVER_ADDR = {RQ_AF_INET4, 443, {10, 0, 0, 2}, 0};
 static const rq_addr SERVER_PREF = {RQ_AF_INET4, 4433, {10, 0, 0, 4}, 0};
+static const rq_addr CLIENT_B = {RQ_AF_INET4, 50001, {10, 0, 0, 3}, 0};
 static const rq_addr CLIENT_6 = {RQ_AF_INET6, 50000, {0xfd, 0, [15] = 1}, 0};
 static const rq_addr SERVER_6 = {RQ_AF_INET6, 443, {0xfd, 0, [15] = 2}, 0};
 static const rq_addr SERVER_PREF_6 = {RQ_AF_INET6, 4433, {0xfd, 0, [15] = 4}, 0};
@@ -33,6 +36,7 @@ typedef struct pa_opts {
     bool client_follows;
     bool disable_active_migration;
     bool ipv6; /* the client and the server's handshake address are IPv6; both families offered */
+    const rq_addr *pref4; /* the IPv4 preferred address when not SERVER_PREF */
 } pa_opts;
 
 static int pa_new(pa_run *r, uint64_t seed, const pa_opts *o)
@@ -44,7 +48,8 @@ static int pa_new(pa_run *r, uint64_t seed, const pa_opts *o)
     if (!cc || !scfg)
         return RQ_ERR_NOMEM;
     rq_config_follow_preferred_address(cc, o->client_follows, RQ_AF_INET4);
-    int rc = rq_config_set_preferred_address(scfg, &SERVER_PREF, o->ipv6 ? &SERVER_PREF_6 : NULL);
+    const rq_addr *pref4 = o->pref4 ? o->pref4 : &SERVER_PREF;
+    int rc = rq_config_set_preferred_address(scfg, pref4, o->ipv6 ? &SERVER_PREF_6 : NULL);
     r->server_addr = o->ipv6 ? &SERVER_6 : &SERVER_ADDR;
     if (!rc && o->disable_active_migration) {
         rq_transport_settings t;
@@ -61,7 +66,7 @@ static int pa_new(pa_run *r, uint64_t seed, const pa_opts *o)
     if (!rc)
         rc = sim_qnode_new(r->s, "server", scfg, r->server_addr, &r->server);
     if (!rc && o->server_has_pref)
-        rc = sim_host_add_addr(r->server->host, &SERVER_PREF, 0);
+        rc = sim_host_add_addr(r->server->host, pref4, 0);
     if (!rc && o->server_has_pref && o->ipv6)
         rc = sim_host_add_addr(r->server->host, &SERVER_PREF_6, 0);
     if (!rc)
@@ -404,6 +409,214 @@ static void test_client_picks_preferred_address_of_its_family_mig_9_6_3_05(void)
     pa_free(&r);
 }
 
+static bool confirmed(sim *s, void *ctx)
+{
+    (void)s;
+    pa_run *r = ctx;
+    return r->client->closed || (r->client->conn && r->client->conn->handshake_confirmed);
+}
+
+/* Connects with an upload of `bytes`; once the handshake is confirmed (the client has just
+ * started validating the preferred address from CLIENT_A) the client probes the original
+ * server address from CLIENT_B, as a client leaving its first interface would. */
+static void move_during_preferred_validation(pa_run *r, uint64_t bytes, uint32_t *probe_id,
+                                             rq_time *probe_at)
+{
+    RQ_CHECK_ERR(sim_host_add_addr(r->client->host, &CLIENT_B, 0), RQ_OK);
+    RQ_CHECK_ERR(sim_qnode_connect(r->client, r->server_addr, "localhost", bytes), RQ_OK);
+    RQ_CHECK_ERR(sim_run_until_pred(r->s, confirmed, r, 5 * RQ_SEC), RQ_OK);
+    rq_conn *c = r->client->conn;
+    RQ_CHECK(c && c->handshake_confirmed);
+    bool pref_pending = false;
+    for (uint32_t i = 0; i < RQ_MAX_PATHS; i++)
+        pref_pending |= c->paths[i].in_use && c->paths[i].preferred && i != c->active_path;
+    RQ_CHECK(pref_pending);
+    rq_path_addr b = {CLIENT_B, SERVER_ADDR};
+    *probe_at = sim_now(r->s);
+    RQ_CHECK_ERR(rq_conn_probe_path(c, *probe_at, &b, probe_id), RQ_OK);
+    RQ_CHECK_ERR(sim_host_wake(r->s, r->client->host), RQ_OK);
+}
+
+/* Challenges the client sent from `local` to `remote` after `after`. */
+static size_t challenges(const pa_run *r, const rq_addr *local, const rq_addr *remote,
+                         rq_time after)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < r->qt.count; i++) {
+        const qtrace_pkt *p = &r->qt.pkts[i];
+        n += p->dir == QTRACE_C2S && p->t > after && rq_addr_eq(&p->src, local) &&
+             rq_addr_eq(&p->dst, remote) && qtrace_pkt_frame(&r->qt, p, RQ_FT_PATH_CHALLENGE);
+    }
+    return n;
+}
+
+/* MIG-9.6.3-01: a client that leaves its local address before reaching the preferred address
+ * validates both server addresses from the new one (and stops probing the preferred address
+ * from the old one); MIG-9.6.3-02: the preferred address answers, so the client moves there
+ * and abandons the original address's validation. */
+static void test_move_during_preferred_validation_mig_9_6_3_01(void)
+{
+    pa_run r;
+    pa_opts o = {.server_has_pref = true, .client_follows = true};
+    RQ_CHECK_ERR(pa_new(&r, 0x9631, &o), RQ_OK);
+    uint32_t probe_id;
+    rq_time probe_at;
+    move_during_preferred_validation(&r, 1000000, &probe_id, &probe_at);
+    RQ_CHECK_ERR(sim_run_until_pred(r.s, done, &r, 60 * RQ_SEC), RQ_OK);
+    RQ_CHECK_ERR(sim_run_until(r.s, sim_now(r.s) + 2 * RQ_SEC), RQ_OK);
+    RQ_CHECK_EQ_U64(r.server->received, 1000000);
+    RQ_CHECK_EQ_U64(r.server->bad_bytes, 0);
+    RQ_CHECK(!r.client->closed && !r.server->closed);
+    RQ_CHECK(challenges(&r, &CLIENT_B, &SERVER_ADDR, probe_at - 1) >= 1);
+    RQ_CHECK(challenges(&r, &CLIENT_B, &SERVER_PREF, probe_at - 1) >= 1);
+    RQ_CHECK_EQ_U64(challenges(&r, &CLIENT_A, &SERVER_PREF, probe_at), 0);
+    rq_conn *c = r.client->conn;
+    RQ_CHECK(rq_addr_eq(&c->paths[c->active_path].addr.local, &CLIENT_B));
+    RQ_CHECK(rq_addr_eq(&c->paths[c->active_path].addr.remote, &SERVER_PREF));
+    for (uint32_t i = 0; i < RQ_MAX_PATHS; i++)
+        RQ_CHECK(!c->paths[i].in_use || !rq_addr_eq(&c->paths[i].addr.remote, &SERVER_ADDR));
+    rq_conn *sc = r.server->conn;
+    RQ_CHECK(rq_addr_eq(&sc->paths[sc->active_path].addr.remote, &CLIENT_B));
+    RQ_CHECK(rq_addr_eq(&sc->paths[sc->active_path].addr.local, &SERVER_PREF));
+    pa_free(&r);
+}
+
+static bool probe_done(sim *s, void *ctx)
+{
+    (void)s;
+    pa_run *r = ctx;
+    const rq_conn *c = r->client->conn;
+    for (uint32_t i = 0; c && i < RQ_MAX_PATHS; i++)
+        if (c->paths[i].in_use && c->paths[i].validated &&
+            rq_addr_eq(&c->paths[i].addr.local, &CLIENT_B))
+            return true;
+    return r->client->closed;
+}
+
+/* MIG-9.6.3-02, the other half: the preferred address is a black hole; only the original
+ * address validates from the new local address, and the client stays on it from there. */
+static void test_move_during_preferred_validation_black_hole_mig_9_6_3_02(void)
+{
+    pa_run r;
+    pa_opts o = {.server_has_pref = false, .client_follows = true};
+    RQ_CHECK_ERR(pa_new(&r, 0x9632, &o), RQ_OK);
+    uint32_t probe_id;
+    rq_time probe_at;
+    move_during_preferred_validation(&r, 1000000, &probe_id, &probe_at);
+    RQ_CHECK_ERR(sim_run_until_pred(r.s, probe_done, &r, 5 * RQ_SEC), RQ_OK);
+    rq_conn *c = r.client->conn;
+    RQ_CHECK(c->paths[probe_id].validated);
+    RQ_CHECK_ERR(rq_conn_migrate(c, sim_now(r.s), probe_id), RQ_OK);
+    RQ_CHECK_ERR(sim_host_wake(r.s, r.client->host), RQ_OK);
+    RQ_CHECK_ERR(sim_run_until_pred(r.s, done, &r, 60 * RQ_SEC), RQ_OK);
+    RQ_CHECK_ERR(sim_run_until(r.s, sim_now(r.s) + 6 * RQ_SEC), RQ_OK); /* validation ends */
+    RQ_CHECK_EQ_U64(r.server->received, 1000000);
+    RQ_CHECK_EQ_U64(r.server->bad_bytes, 0);
+    RQ_CHECK(!r.client->closed && !r.server->closed);
+    RQ_CHECK(challenges(&r, &CLIENT_B, &SERVER_PREF, probe_at - 1) >= 1);
+    RQ_CHECK(rq_addr_eq(&c->paths[c->active_path].addr.local, &CLIENT_B));
+    RQ_CHECK(rq_addr_eq(&c->paths[c->active_path].addr.remote, &SERVER_ADDR));
+    pa_wire w;
+    scan(&r, RQ_TIME_NEVER, &w);
+    RQ_CHECK(!w.nonprobing_to_pref_early);
+    RQ_CHECK(w.client_nonprobing_to_pref == RQ_TIME_NEVER);
+    pa_free(&r);
+}
+
+/* MIG-21.5.6-01: a server reached over the network that advertises a loopback preferred
+ * address is not followed there: the client never sends to it and stays where it was. */
+static void test_loopback_preferred_address_ignored_mig_21_5_6_01(void)
+{
+    static const rq_addr LOOPBACK = {RQ_AF_INET4, 4433, {127, 0, 0, 1}, 0};
+    pa_run r;
+    pa_opts o = {.server_has_pref = true, .client_follows = true, .pref4 = &LOOPBACK};
+    RQ_CHECK_ERR(pa_new(&r, 0x2156, &o), RQ_OK);
+    run_upload(&r, 500000);
+    rq_conn *c = r.client->conn;
+    RQ_CHECK(c->peer_tp.has_preferred_address);
+    RQ_CHECK(memcmp(c->peer_tp.preferred_address.ipv4_addr, LOOPBACK.ip, 4) == 0);
+    RQ_CHECK(rq_addr_eq(&c->paths[c->active_path].addr.remote, &SERVER_ADDR));
+    sim_ledger *l = sim_get_ledger(r.s);
+    RQ_CHECK_EQ_U64(sim_ledger_pair(l, &CLIENT_A, &LOOPBACK).sent_bytes, 0);
+    pa_free(&r);
+}
+
+/* MIG-9.6.3-03, MIG-9.6.3-04: a NAT with per-remote mapping gives the client's flow to the
+ * preferred address another outside port than its handshake flow. The server sees the probe
+ * come from a client address it has not validated: it challenges that address from the
+ * preferred address (-04), sends it no non-probing packet before the address answered, and
+ * stays within 3x of what arrived from it until then (-03); the upload completes there. */
+static void test_preferred_flow_through_symmetric_nat_mig_9_6_3_03(void)
+{
+    static const rq_addr S_ADDR = {RQ_AF_INET4, 443, {198, 51, 100, 2}, 0};
+    static const rq_addr S_PREF = {RQ_AF_INET4, 4433, {198, 51, 100, 4}, 0};
+    sim_link_cfg link = {.delay = 5 * RQ_MS, .rate_bps = 20000000};
+    sim_nat_cfg nc = {.outside = {{RQ_AF_INET4, 0, {192, 0, 2, 1}, 0}},
+                      .n_outside = 1,
+                      .mapping = SIM_NAT_MAP_PER_REMOTE};
+    pa_run r;
+    memset(&r, 0, sizeof r);
+    sim_nat *nat;
+    rq_config *cc = sim_qnode_client_config(), *sc = sim_qnode_server_config();
+    RQ_CHECK(cc && sc);
+    rq_config_follow_preferred_address(cc, true, RQ_AF_INET4);
+    RQ_CHECK_ERR(rq_config_set_preferred_address(sc, &S_PREF, NULL), RQ_OK);
+    qtrace_config(&r.qt, cc);
+    qtrace_config(&r.qt, sc);
+    RQ_CHECK_ERR(sim_new(0x9633, &r.s), RQ_OK);
+    RQ_CHECK_ERR(sim_qnode_new(r.s, "client", cc, &CLIENT_A, &r.client), RQ_OK);
+    RQ_CHECK_ERR(sim_qnode_new(r.s, "server", sc, &S_ADDR, &r.server), RQ_OK);
+    RQ_CHECK_ERR(sim_host_add_addr(r.server->host, &S_PREF, 0), RQ_OK);
+    RQ_CHECK_ERR(sim_nat_new(r.s, "nat", &nc, &nat), RQ_OK);
+    RQ_CHECK_ERR(sim_connect(r.s, sim_host_elem(r.client->host), 0, sim_nat_elem(nat),
+                             SIM_NAT_INSIDE, &link, &link, NULL, NULL),
+                 RQ_OK);
+    RQ_CHECK_ERR(sim_connect(r.s, sim_nat_elem(nat), SIM_NAT_OUTSIDE, sim_host_elem(r.server->host),
+                             0, &link, &link, NULL, NULL),
+                 RQ_OK);
+    RQ_CHECK_ERR(qtrace_attach(&r.qt, r.s), RQ_OK);
+    r.server_addr = &S_ADDR;
+    run_upload(&r, 1000000);
+    sim_nat_binding orig, pref;
+    RQ_CHECK(sim_nat_lookup(r.s, nat, &CLIENT_A, &S_ADDR, &orig));
+    RQ_CHECK(sim_nat_lookup(r.s, nat, &CLIENT_A, &S_PREF, &pref));
+    RQ_CHECK(!rq_addr_eq(&orig.outside, &pref.outside));
+    rq_addr a2 = pref.outside; /* the client address the preferred address sees */
+    /* When the server learnt that a2 answers: the first PATH_RESPONSE from a2 it received. */
+    rq_time validated_at = RQ_TIME_NEVER;
+    for (size_t i = 0; i < r.qt.count; i++) {
+        const qtrace_pkt *p = &r.qt.pkts[i];
+        if (p->dir == QTRACE_C2S && rq_addr_eq(&p->dst, &S_PREF) && p->delivered != QTRACE_NEVER &&
+            p->delivered < validated_at && qtrace_pkt_frame(&r.qt, p, RQ_FT_PATH_RESPONSE))
+            validated_at = p->delivered;
+    }
+    RQ_CHECK(validated_at != RQ_TIME_NEVER);
+    bool challenged = false, early_nonprobing = false;
+    uint64_t to_a2 = 0, from_a2 = 0;
+    for (size_t i = 0; i < r.qt.count; i++) {
+        const qtrace_pkt *p = &r.qt.pkts[i];
+        if (p->dir == QTRACE_C2S && rq_addr_eq(&p->dst, &S_PREF) && p->delivered != QTRACE_NEVER &&
+            p->delivered < validated_at)
+            from_a2 += p->len;
+        if (p->dir != QTRACE_S2C || !rq_addr_eq(&p->dst, &a2))
+            continue;
+        RQ_CHECK(rq_addr_eq(&p->src, &S_PREF));
+        challenged |= qtrace_pkt_frame(&r.qt, p, RQ_FT_PATH_CHALLENGE) != NULL;
+        if (p->t < validated_at) {
+            to_a2 += p->len;
+            early_nonprobing |= !qtrace_pkt_only_probing(&r.qt, p);
+        }
+    }
+    RQ_CHECK(challenged);
+    RQ_CHECK(!early_nonprobing);
+    RQ_CHECK(from_a2 > 0 && to_a2 <= 3 * from_a2);
+    rq_conn *svc = r.server->conn;
+    RQ_CHECK(rq_addr_eq(&svc->paths[svc->active_path].addr.remote, &a2));
+    RQ_CHECK(rq_addr_eq(&svc->paths[svc->active_path].addr.local, &S_PREF));
+    RQ_CHECK(svc->paths[svc->active_path].validated);
+    pa_free(&r);
+}
+
 /* Configuration errors: a client cannot advertise one; the families must match. */
 static void test_preferred_address_config_errors(void)
 {
@@ -426,6 +639,10 @@ int main(void)
     RQ_RUN(test_client_may_ignore_preferred_address);
     RQ_RUN(test_preferred_address_despite_disable_active_migration);
     RQ_RUN(test_client_picks_preferred_address_of_its_family_mig_9_6_3_05);
+    RQ_RUN(test_move_during_preferred_validation_mig_9_6_3_01);
+    RQ_RUN(test_move_during_preferred_validation_black_hole_mig_9_6_3_02);
+    RQ_RUN(test_loopback_preferred_address_ignored_mig_21_5_6_01);
+    RQ_RUN(test_preferred_flow_through_symmetric_nat_mig_9_6_3_03);
     RQ_RUN(test_preferred_address_config_errors);
     if (rq_mem_live() != live)
         fprintf(stderr, "leak: %lld allocations\n", (long long)(rq_mem_live() - live));

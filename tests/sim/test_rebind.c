@@ -212,7 +212,8 @@ static void check_rebind(bool new_address)
 
 /* MIG-9.3-01, MIG-9.3-02, MIG-9.3.3-01, MIG-8.2.1-04, MIG-9.3.1-01, MIG-8.2.1-01,
  * MIG-8.2.1-03, MIG-8.2.2-01, MIG-8.2.2-05, MIG-9.3-05: a port-only rebind (the interop
- * runner's rebind-port). */
+ * runner's rebind-port). MIG-9-04: even a port-only change of the peer's address is
+ * validated (the first packet to the new address carries a PATH_CHALLENGE). */
 static void test_nat_rebind_port_mig_9_3_01(void)
 {
     check_rebind(false);

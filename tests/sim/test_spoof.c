@@ -30,6 +30,59 @@ static bool done(sim *s, void *ctx)
     return r->server->fin_received || r->client->closed || r->server->closed;
 }
 
+/* Runs an upload of `bytes` with an attacker copying up to max_hits client datagrams from
+ * 300 ms on, their source rewritten to `fake`, copies racing ahead of the originals. */
+static int sp_run_upload(sp_run *r, uint64_t seed, const rq_addr *fake, unsigned max_hits,
+                         uint64_t bytes, uint64_t *hits)
+{
+    memset(r, 0, sizeof *r);
+    sim_link_cfg link = {.delay = 5 * RQ_MS, .rate_bps = 20000000};
+    rq_config *cc = sim_qnode_client_config(), *sc = sim_qnode_server_config();
+    if (!cc || !sc)
+        return RQ_ERR_NOMEM;
+    qtrace_config(&r->qt, cc);
+    qtrace_config(&r->qt, sc);
+    sim_link *c2s;
+    sim_injector *inj = NULL;
+    int rc = sim_new(seed, &r->s);
+    if (!rc)
+        rc = sim_qnode_new(r->s, "client", cc, &CLIENT_ADDR, &r->client);
+    if (!rc)
+        rc = sim_qnode_new(r->s, "server", sc, &SERVER_ADDR, &r->server);
+    if (!rc)
+        rc = sim_connect(r->s, sim_host_elem(r->client->host), 0, sim_host_elem(r->server->host), 0,
+                         &link, &link, &c2s, NULL);
+    if (!rc)
+        rc = qtrace_attach(&r->qt, r->s);
+    if (!rc)
+        rc = sim_injector_new(r->s, "attacker", c2s, &inj);
+    sim_inj_rule copy = {.action = SIM_INJ_COPY,
+                         .from = 300 * RQ_MS,
+                         .set_src = true,
+                         .new_src = *fake,
+                         .max_hits = max_hits};
+    unsigned rule = 0;
+    if (!rc)
+        rc = sim_injector_add(inj, &copy, &rule);
+    if (!rc)
+        rc = sim_qnode_connect(r->client, &SERVER_ADDR, "localhost", bytes);
+    if (!rc)
+        rc = sim_run_until_pred(r->s, done, r, 60 * RQ_SEC);
+    if (!rc)
+        rc = sim_run_until(r->s, sim_now(r->s) + 3 * RQ_SEC); /* validations end */
+    if (!rc)
+        *hits = sim_injector_hits(inj, rule);
+    return rc;
+}
+
+static void sp_free(sp_run *r)
+{
+    sim_free(r->s);
+    qtrace_free(&r->qt);
+    sim_qnode_free(r->client);
+    sim_qnode_free(r->server);
+}
+
 /* MIG-9.3.2-01, MIG-9.3.2-02, MIG-9.3.1-01, MIG-8-01: the spoofed copy arrives first; the
  * server goes back to the real address, stays under 3x towards the spoofed one, and its
  * validation of the spoofed address gets no answer. MIG-8.2.4-02: that failed validation only
@@ -37,33 +90,9 @@ static bool done(sim *s, void *ctx)
 static void test_spoofed_migration_falls_back_mig_9_3_2_01(void)
 {
     sp_run r;
-    memset(&r, 0, sizeof r);
-    sim_link_cfg link = {.delay = 5 * RQ_MS, .rate_bps = 20000000};
-    rq_config *cc = sim_qnode_client_config(), *sc = sim_qnode_server_config();
-    RQ_CHECK(cc && sc);
-    qtrace_config(&r.qt, cc);
-    qtrace_config(&r.qt, sc);
-    sim_link *c2s;
-    sim_injector *inj;
-    RQ_CHECK_ERR(sim_new(0xa1, &r.s), RQ_OK);
-    RQ_CHECK_ERR(sim_qnode_new(r.s, "client", cc, &CLIENT_ADDR, &r.client), RQ_OK);
-    RQ_CHECK_ERR(sim_qnode_new(r.s, "server", sc, &SERVER_ADDR, &r.server), RQ_OK);
-    RQ_CHECK_ERR(sim_connect(r.s, sim_host_elem(r.client->host), 0, sim_host_elem(r.server->host),
-                             0, &link, &link, &c2s, NULL),
-                 RQ_OK);
-    RQ_CHECK_ERR(qtrace_attach(&r.qt, r.s), RQ_OK);
-    RQ_CHECK_ERR(sim_injector_new(r.s, "attacker", c2s, &inj), RQ_OK);
-    sim_inj_rule copy = {.action = SIM_INJ_COPY,
-                         .from = 300 * RQ_MS,
-                         .set_src = true,
-                         .new_src = HOLE,
-                         .max_hits = 1};
-    unsigned rule;
-    RQ_CHECK_ERR(sim_injector_add(inj, &copy, &rule), RQ_OK);
-    RQ_CHECK_ERR(sim_qnode_connect(r.client, &SERVER_ADDR, "localhost", 1500000), RQ_OK);
-    RQ_CHECK_ERR(sim_run_until_pred(r.s, done, &r, 60 * RQ_SEC), RQ_OK);
-    RQ_CHECK_ERR(sim_run_until(r.s, sim_now(r.s) + 3 * RQ_SEC), RQ_OK); /* validations end */
-    RQ_CHECK_EQ_U64(sim_injector_hits(inj, rule), 1);
+    uint64_t hits = 0;
+    RQ_CHECK_ERR(sp_run_upload(&r, 0xa1, &HOLE, 1, 1500000, &hits), RQ_OK);
+    RQ_CHECK_EQ_U64(hits, 1);
     RQ_CHECK(!r.client->closed && !r.server->closed);
     RQ_CHECK(r.server->fin_received);
     RQ_CHECK_EQ_U64(r.server->received, 1500000);
@@ -102,16 +131,36 @@ static void test_spoofed_migration_falls_back_mig_9_3_2_01(void)
     RQ_CHECK(last_nonprobing_to_client > last_to_hole);
     printf("  to the spoofed address: %llu B (received %llu B from it); back on the real one\n",
            (unsigned long long)to_hole, (unsigned long long)from_hole);
-    sim_free(r.s);
-    qtrace_free(&r.qt);
-    sim_qnode_free(r.client);
-    sim_qnode_free(r.server);
+    sp_free(&r);
+}
+
+/* MIG-21.5.6-01: copies of the client's packets from a forged loopback source (127.0.0.1)
+ * do not move a connection that came over the network: the server makes no path for that
+ * address and sends nothing to it; the upload completes on the real address. */
+static void test_no_migration_to_loopback_mig_21_5_6_01(void)
+{
+    static const rq_addr LOOPBACK = {RQ_AF_INET4, 4000, {127, 0, 0, 1}, 0};
+    sp_run r;
+    uint64_t hits = 0;
+    RQ_CHECK_ERR(sp_run_upload(&r, 0xa2, &LOOPBACK, 5, 1500000, &hits), RQ_OK);
+    RQ_CHECK_EQ_U64(hits, 5);
+    RQ_CHECK(!r.client->closed && !r.server->closed);
+    RQ_CHECK_EQ_U64(r.server->received, 1500000);
+    RQ_CHECK_EQ_U64(r.server->bad_bytes, 0);
+    sim_ledger *l = sim_get_ledger(r.s);
+    RQ_CHECK(sim_ledger_pair(l, &LOOPBACK, &SERVER_ADDR).recv_bytes > 0);
+    RQ_CHECK_EQ_U64(sim_ledger_pair(l, &SERVER_ADDR, &LOOPBACK).sent_bytes, 0);
+    rq_conn *c = r.server->conn;
+    for (uint32_t i = 0; i < RQ_MAX_PATHS; i++)
+        RQ_CHECK(!c->paths[i].in_use || !rq_addr_eq(&c->paths[i].addr.remote, &LOOPBACK));
+    sp_free(&r);
 }
 
 int main(void)
 {
     int64_t live = rq_mem_live();
     RQ_RUN(test_spoofed_migration_falls_back_mig_9_3_2_01);
+    RQ_RUN(test_no_migration_to_loopback_mig_21_5_6_01);
     if (rq_mem_live() != live)
         fprintf(stderr, "leak: %lld allocations\n", (long long)(rq_mem_live() - live));
     return rq_test_summary();
