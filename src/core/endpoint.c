@@ -193,8 +193,8 @@ static rq_conn *zero_cid_conn_at(rq_endpoint *ep, const rq_addr *local)
 {
     for (rq_conn *c = ep->conns; c; c = c->next) {
         const rq_addr *mine = &c->paths[c->active_path].addr.local;
-        if (c->scid.len == 0 && (local->family == RQ_AF_NONE || mine->family == RQ_AF_NONE ||
-                                 rq_addr_eq(mine, local)))
+        if (c->scid.len == 0 &&
+            (local->family == RQ_AF_NONE || mine->family == RQ_AF_NONE || rq_addr_eq(mine, local)))
             return c;
     }
     return NULL;
