@@ -3,6 +3,7 @@
  * until it moves, then moves (make before break); the server follows and validates; the old
  * path's connection ID is retired; the upload completes intact. And the refusals: no probing
  * before confirmation, none towards a server that disabled migration. */
+#include "inject.h"
 #include "link.h"
 #include "qnode.h"
 #include "qtrace.h"
@@ -20,6 +21,7 @@ typedef struct mg_run {
     sim_qnode *client, *server;
     qtrace qt;
     uint32_t path_id;
+    sim_link *s2c;
 } mg_run;
 
 static int mg_new(mg_run *r, uint64_t seed, rq_config *scfg)
@@ -40,7 +42,7 @@ static int mg_new(mg_run *r, uint64_t seed, rq_config *scfg)
         rc = sim_qnode_new(r->s, "server", scfg, &SERVER_ADDR, &r->server);
     if (!rc)
         rc = sim_connect(r->s, sim_host_elem(r->client->host), 0, sim_host_elem(r->server->host), 0,
-                         &link, &link, NULL, NULL);
+                         &link, &link, NULL, &r->s2c);
     if (!rc)
         rc = qtrace_attach(&r->qt, r->s);
     return rc;
@@ -198,12 +200,117 @@ static void test_server_follows_despite_disable_active_migration_mig_9_03(void)
     mg_free(&r);
 }
 
+/* MIG-8.2.2-07: the datagram carrying the server's PATH_RESPONSE to a probe is lost. The
+ * server never sends that response again (PATH_RESPONSE is not retransmitted, RFC 9000
+ * §13.3); the client's retransmitted challenge (new data) gets exactly one response of its
+ * own, and the path validates. */
+static void test_lost_path_response_not_resent_mig_8_2_2_07(void)
+{
+    mg_run r;
+    RQ_CHECK_ERR(mg_new(&r, 0x8227, sim_qnode_server_config()), RQ_OK);
+    sim_injector *inj;
+    RQ_CHECK_ERR(sim_injector_new(r.s, "loss", r.s2c, &inj), RQ_OK);
+    sim_inj_rule drop = {.action = SIM_INJ_DROP, .dst = CLIENT_B, .max_hits = 1};
+    unsigned rule;
+    RQ_CHECK_ERR(sim_injector_add(inj, &drop, &rule), RQ_OK);
+    RQ_CHECK_ERR(sim_qnode_connect(r.client, &SERVER_ADDR, "localhost", 300000), RQ_OK);
+    RQ_CHECK_ERR(sim_run_until(r.s, 200 * RQ_MS), RQ_OK);
+    rq_conn *c = r.client->conn;
+    RQ_CHECK(c && c->handshake_confirmed);
+    rq_path_addr b = {CLIENT_B, SERVER_ADDR};
+    RQ_CHECK_ERR(rq_conn_probe_path(c, sim_now(r.s), &b, &r.path_id), RQ_OK);
+    RQ_CHECK_ERR(sim_host_wake(r.s, r.client->host), RQ_OK);
+    RQ_CHECK_ERR(sim_run_until_pred(r.s, probe_validated, &r, sim_now(r.s) + 5 * RQ_SEC), RQ_OK);
+    RQ_CHECK(c->paths[r.path_id].validated);
+    RQ_CHECK_EQ_U64(sim_injector_hits(inj, rule), 1);
+    /* Every challenge the client sent from B, and every response the server sent to B. */
+    uint8_t asked[16][8], answered[16][8];
+    size_t nasked = 0, nanswered = 0;
+    bool first_lost_had_response = false;
+    for (size_t i = 0; i < r.qt.count; i++) {
+        const qtrace_pkt *p = &r.qt.pkts[i];
+        for (size_t f = p->first_frame; f < p->first_frame + p->frame_count; f++) {
+            const rq_frame *fr = &r.qt.frames[f];
+            if (p->dir == QTRACE_C2S && fr->type == RQ_FT_PATH_CHALLENGE &&
+                rq_addr_eq(&p->src, &CLIENT_B) && nasked < 16)
+                memcpy(asked[nasked++], fr->path.data, 8);
+            if (p->dir == QTRACE_S2C && fr->type == RQ_FT_PATH_RESPONSE &&
+                rq_addr_eq(&p->dst, &CLIENT_B) && nanswered < 16) {
+                memcpy(answered[nanswered++], fr->path.data, 8);
+                if (nanswered == 1)
+                    first_lost_had_response = p->delivered == QTRACE_NEVER;
+            }
+        }
+    }
+    RQ_CHECK(first_lost_had_response);
+    RQ_CHECK(nasked >= 2);
+    /* One response per challenge that arrived, never two with the same data. */
+    for (size_t i = 0; i < nanswered; i++)
+        for (size_t k = i + 1; k < nanswered; k++)
+            RQ_CHECK(memcmp(answered[i], answered[k], 8) != 0);
+    for (size_t i = 0; i < nanswered; i++) {
+        bool matches = false;
+        for (size_t k = 0; k < nasked; k++)
+            matches |= memcmp(answered[i], asked[k], 8) == 0;
+        RQ_CHECK(matches);
+    }
+    RQ_CHECK(nanswered >= 2); /* the lost one, and the one to the retransmitted challenge */
+    mg_free(&r);
+}
+
+/* MIG-5.1.1-08: the server lets the client give it only one spare CID
+ * (active_connection_id_limit 2). The client supplies it before it probes, so the server can
+ * answer on the new path with a CID it never used on the old one. */
+static void test_spare_cid_before_migrating_mig_5_1_1_08(void)
+{
+    mg_run r;
+    rq_config *scfg = sim_qnode_server_config();
+    rq_transport_settings t;
+    rq_transport_defaults(&t);
+    t.active_connection_id_limit = 2;
+    RQ_CHECK(scfg && rq_config_set_transport(scfg, &t) == 0);
+    RQ_CHECK_ERR(mg_new(&r, 0x5118, scfg), RQ_OK);
+    RQ_CHECK_ERR(sim_qnode_connect(r.client, &SERVER_ADDR, "localhost", 2000000), RQ_OK);
+    RQ_CHECK_ERR(sim_run_until(r.s, 200 * RQ_MS), RQ_OK);
+    rq_conn *c = r.client->conn;
+    RQ_CHECK(c && c->handshake_confirmed);
+    rq_time probe_at = sim_now(r.s);
+    rq_path_addr b = {CLIENT_B, SERVER_ADDR};
+    RQ_CHECK_ERR(rq_conn_probe_path(c, probe_at, &b, &r.path_id), RQ_OK);
+    RQ_CHECK_ERR(rq_conn_migrate(c, probe_at, r.path_id), RQ_OK);
+    RQ_CHECK_ERR(sim_host_wake(r.s, r.client->host), RQ_OK);
+    RQ_CHECK_ERR(sim_run_until_pred(r.s, done, &r, sim_now(r.s) + 30 * RQ_SEC), RQ_OK);
+    RQ_CHECK_EQ_U64(r.server->received, 2000000);
+    size_t ncid_before = 0;
+    bool to_b = false, reused = false;
+    for (size_t i = 0; i < r.qt.count; i++) {
+        const qtrace_pkt *p = &r.qt.pkts[i];
+        if (p->dir == QTRACE_C2S && p->t < probe_at)
+            for (size_t f = p->first_frame; f < p->first_frame + p->frame_count; f++)
+                ncid_before += r.qt.frames[f].type == RQ_FT_NEW_CONNECTION_ID;
+        if (p->dir != QTRACE_S2C || p->type != RQ_PKT_1RTT || !rq_addr_eq(&p->dst, &CLIENT_B))
+            continue;
+        to_b = true;
+        for (size_t k = 0; k < r.qt.count; k++) {
+            const qtrace_pkt *q = &r.qt.pkts[k];
+            reused |= q->dir == QTRACE_S2C && q->type == RQ_PKT_1RTT &&
+                      rq_addr_eq(&q->dst, &CLIENT_A) && rq_cid_eq(&q->dcid, &p->dcid);
+        }
+    }
+    RQ_CHECK_EQ_U64(ncid_before, 1); /* exactly the one spare the limit allows */
+    RQ_CHECK(to_b);
+    RQ_CHECK(!reused);
+    mg_free(&r);
+}
+
 int main(void)
 {
     int64_t live = rq_mem_live();
     RQ_RUN(test_client_probe_then_migrate_mig_9_5_01);
     RQ_RUN(test_probe_refused_mig_9_02);
     RQ_RUN(test_server_follows_despite_disable_active_migration_mig_9_03);
+    RQ_RUN(test_lost_path_response_not_resent_mig_8_2_2_07);
+    RQ_RUN(test_spare_cid_before_migrating_mig_5_1_1_08);
     if (rq_mem_live() != live)
         fprintf(stderr, "leak: %lld allocations\n", (long long)(rq_mem_live() - live));
     return rq_test_summary();
