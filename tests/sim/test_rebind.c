@@ -2,6 +2,7 @@
  * NAT in front of the client gives it a new outside port (or address) in the middle of an
  * upload; the server moves to the new address, validates it, checks the old one, stays within
  * three times what the new address sent until it is validated, and the upload completes. */
+#include "inject.h"
 #include "link.h"
 #include "nat.h"
 #include "qnode.h"
@@ -10,6 +11,7 @@
 
 #include "core/alloc.h"
 #include "core/conn.h"
+#include "core/endpoint.h"
 
 static const rq_addr CLIENT_ADDR = {RQ_AF_INET4, 50000, {10, 0, 0, 1}, 0};
 static const rq_addr SERVER_ADDR = {RQ_AF_INET4, 443, {198, 51, 100, 2}, 0};
@@ -39,7 +41,9 @@ static int outside_of(rb_run *r, rq_addr *out)
     return 0;
 }
 
-static int run(rb_run *r, uint64_t seed, bool new_address)
+/* Client - NAT - server; the client starts an upload of 2 MB and the run reaches 300 ms.
+ * *s2c (may be NULL) receives the NAT-to-server link's reverse direction: server to NAT. */
+static int start(rb_run *r, uint64_t seed, sim_link **s2c)
 {
     memset(r, 0, sizeof *r);
     sim_link_cfg link = {.delay = 5 * RQ_MS, .rate_bps = 20000000};
@@ -63,7 +67,7 @@ static int run(rb_run *r, uint64_t seed, bool new_address)
                          SIM_NAT_INSIDE, &link, &link, NULL, NULL);
     if (!rc)
         rc = sim_connect(r->s, sim_nat_elem(r->nat), SIM_NAT_OUTSIDE,
-                         sim_host_elem(r->server->host), 0, &link, &link, NULL, NULL);
+                         sim_host_elem(r->server->host), 0, &link, &link, NULL, s2c);
     if (!rc)
         rc = qtrace_attach(&r->qt, r->s);
     if (!rc)
@@ -72,10 +76,21 @@ static int run(rb_run *r, uint64_t seed, bool new_address)
         rc = sim_run_until(r->s, 300 * RQ_MS);
     if (!rc)
         rc = outside_of(r, &r->before);
+    return rc;
+}
+
+static int rebind(rb_run *r, bool new_address)
+{
     unsigned changed = 0;
-    if (!rc)
-        rc = sim_nat_rebind(r->s, r->nat, &CLIENT_ADDR, new_address, &changed);
     r->rebind_at = sim_now(r->s);
+    return sim_nat_rebind(r->s, r->nat, &CLIENT_ADDR, new_address, &changed);
+}
+
+static int run(rb_run *r, uint64_t seed, bool new_address)
+{
+    int rc = start(r, seed, NULL);
+    if (!rc)
+        rc = rebind(r, new_address);
     if (!rc)
         rc = sim_run_until_pred(r->s, done, r, 60 * RQ_SEC);
     if (!rc)
@@ -227,11 +242,46 @@ static void test_nat_rebind_address_mig_9_3_02(void)
     check_rebind(true);
 }
 
+/* MIG-9.3.2-03: a server that has no validated peer address to return to (instrumented: it
+ * forgets that the handshake address was validated) and whose validation of the client's new
+ * address fails (everything it sends after the rebind is lost) closes silently: no
+ * CONNECTION_CLOSE is ever sent, and the endpoint frees the connection. */
+static void test_failed_validation_without_fallback_closes_silently_mig_9_3_2_03(void)
+{
+    rb_run r;
+    sim_link *s2c;
+    RQ_CHECK_ERR(start(&r, 0x9323, &s2c), RQ_OK);
+    rq_conn *sc = r.server->conn;
+    RQ_CHECK(sc && sc->paths[sc->active_path].validated);
+    sc->paths[sc->active_path].validated = false; /* the lost record */
+    sim_injector *inj;
+    RQ_CHECK_ERR(sim_injector_new(r.s, "blackhole", s2c, &inj), RQ_OK);
+    sim_inj_rule drop = {.action = SIM_INJ_DROP, .from = sim_now(r.s)};
+    RQ_CHECK_ERR(sim_injector_add(inj, &drop, NULL), RQ_OK);
+    RQ_CHECK_ERR(rebind(&r, false), RQ_OK);
+    RQ_CHECK_ERR(sim_run_until(r.s, sim_now(r.s) + 20 * RQ_SEC), RQ_OK);
+    RQ_CHECK(r.server->closed);
+    RQ_CHECK(!r.client->fin_received);
+    RQ_CHECK_EQ_U64(r.server->ep->nconns, 0);
+    bool moved = false;
+    for (size_t i = 0; i < r.qt.count; i++) {
+        const qtrace_pkt *p = &r.qt.pkts[i];
+        if (p->dir != QTRACE_S2C)
+            continue;
+        RQ_CHECK(!qtrace_pkt_frame(&r.qt, p, RQ_FT_CONNECTION_CLOSE));
+        RQ_CHECK(!qtrace_pkt_frame(&r.qt, p, RQ_FT_CONNECTION_CLOSE_APP));
+        moved |= p->t >= r.rebind_at && !rq_addr_eq(&p->dst, &r.before);
+    }
+    RQ_CHECK(moved); /* it did follow the rebind, and then gave up */
+    run_free(&r);
+}
+
 int main(void)
 {
     int64_t live = rq_mem_live();
     RQ_RUN(test_nat_rebind_port_mig_9_3_01);
     RQ_RUN(test_nat_rebind_address_mig_9_3_02);
+    RQ_RUN(test_failed_validation_without_fallback_closes_silently_mig_9_3_2_03);
     if (rq_mem_live() != live)
         fprintf(stderr, "leak: %lld allocations\n", (long long)(rq_mem_live() - live));
     return rq_test_summary();
