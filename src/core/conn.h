@@ -54,6 +54,7 @@ typedef struct rq_path {
     bool challenge_due; /* a PATH_CHALLENGE should go out on this path now */
     uint8_t challenges[3][8];
     rq_time challenge_times[3];
+    uint8_t challenge_small; /* bit k: challenges[k] left in a datagram under 1200 bytes */
     unsigned nchallenges;
     unsigned challenges_sent;    /* in this validation: the backoff exponent */
     rq_time next_challenge;      /* when to challenge again (a PTO later, doubling) */
@@ -70,6 +71,9 @@ typedef struct rq_path {
     rq_time probe_rtt;           /* the PATH_CHALLENGE/PATH_RESPONSE round trip, 0 if none */
     bool preferred;              /* client: towards the server's preferred address (§9.6) */
     bool migrate_when_validated; /* server: the client moved here; follow once validated */
+    /* §8.2.1: validated by a challenge the 3x limit kept small; a padded one must still come
+     * back, else the path cannot carry 1200-byte datagrams and is given up (§14.2). */
+    bool mtu_unproven;
 } rq_path;
 
 /* One packet number space (RFC 9000 §12.3) with its keys and CRYPTO stream. */

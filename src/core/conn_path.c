@@ -208,6 +208,7 @@ int rq_conn_path_new_challenge(rq_conn *c, rq_path *p, uint8_t data[8], rq_time 
     memmove(&p->challenge_times[1], &p->challenge_times[0], 2 * sizeof p->challenge_times[0]);
     memcpy(p->challenges[0], data, 8);
     p->challenge_times[0] = now;
+    p->challenge_small = (uint8_t)((p->challenge_small << 1) & 0x6);
     if (p->nchallenges < 3)
         p->nchallenges++;
     p->challenge_due = false;
@@ -237,13 +238,18 @@ void rq_conn_path_on_response(rq_conn *c, const uint8_t data[8], rq_time now)
             if (memcmp(p->challenges[k], data, 8) != 0)
                 continue;
             /* RFC 9000 §8.2.3: the path the challenge went out on is validated. */
-            bool was = p->validated;
+            bool was = p->validated, small = (p->challenge_small >> k) & 1;
             p->probe_rtt = now - p->challenge_times[k];
             p->validated = true;
             p->validating = false;
             p->challenge_due = false;
             p->nchallenges = 0;
-            path_event(c, RQ_EV_PATH_VALIDATED, p);
+            p->mtu_unproven = small;
+            /* §8.2.1 (MIG-8.2.1-05): a second validation, padded, checks the path's size. */
+            if (small)
+                start_validation(c, p, now);
+            else
+                path_event(c, RQ_EV_PATH_VALIDATED, p);
             /* §9.6.1: once the preferred address answers, all packets go there; §9.6.3: the
              * validation of the original address from elsewhere is abandoned. */
             if (p->preferred && i != c->active_path && c->state == RQ_CONN_ESTABLISHED) {
@@ -256,7 +262,7 @@ void rq_conn_path_on_response(rq_conn *c, const uint8_t data[8], rq_time now)
                 migrate(c, p, now);
                 return;
             }
-            if (i == c->active_path) {
+            if (i == c->active_path && !small) {
                 c->fallback_path = i;
                 /* §9.3 (MIG-9.3-05): a token for the client's new address. */
                 if (c->role == RQ_ROLE_SERVER && !was)
@@ -352,6 +358,10 @@ static void fail_validation(rq_conn *c, rq_path *p, rq_time now)
     p->validating = false;
     p->challenge_due = false;
     p->nchallenges = 0;
+    /* RFC 9000 §14.2 (MIG-14.2-02): a path whose padded challenges never came back cannot
+     * carry 1200-byte datagrams: it is given up like one that never answered. */
+    if (p->mtu_unproven)
+        p->validated = p->mtu_unproven = false;
     path_event(c, RQ_EV_PATH_FAILED, p);
     if (p->id != c->active_path) {
         /* An old path that no longer answers is no longer a place to fall back to. */

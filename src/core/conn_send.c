@@ -29,6 +29,7 @@ typedef struct pkt_build {
     uint64_t log_first, log_end; /* this packet's records in the sent-frame log */
     bool ack_eliciting;
     bool path_response; /* RFC 9000 §8.2.2: its datagram is padded to 1200 bytes */
+    bool challenge;     /* carries a PATH_CHALLENGE */
     bool padded;
     bool closing;
     rq_frame frames[16]; /* for qlog; further frames are not logged */
@@ -231,7 +232,7 @@ static void add_path_frames(rq_conn *c, pkt_build *pb, rq_path *p, rq_time now)
         rq_frame f = {.type = RQ_FT_PATH_CHALLENGE};
         if (rq_wr_left(&pb->w) >= 9 && rq_conn_path_new_challenge(c, p, f.path.data, now) == 0 &&
             put_frame(pb, &f))
-            pb->path_response = true; /* padded the same way (§8.2.1) */
+            pb->path_response = pb->challenge = true; /* padded the same way (§8.2.1) */
     }
 }
 
@@ -473,6 +474,11 @@ static int finish_datagram(rq_conn *c, pkt_build *pkts, size_t n, bool pad, size
     }
     rq_path *p = &c->paths[c->tx_path];
     p->bytes_sent += off;
+    /* RFC 9000 §8.2.1: a challenge the amplification limit kept small proves the address but
+     * not that the path carries 1200 bytes. */
+    for (size_t i = 0; i < n && off < RQ_MIN_INITIAL_DATAGRAM; i++)
+        if (pkts[i].challenge)
+            p->challenge_small |= 1;
     out->len = off;
     out->path = p->addr;
     return 1;

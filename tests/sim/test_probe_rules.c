@@ -2,6 +2,7 @@
  * keys: a small probe from a new address is answered there within the 3x budget and does not
  * move the connection; a datagram too small to be a packet changes nothing; an endpoint that
  * sends with zero-length CIDs refuses NEW_CONNECTION_ID. */
+#include "inject.h"
 #include "ledger.h"
 #include "link.h"
 #include "qinject.h"
@@ -117,6 +118,109 @@ static void test_small_probe_answered_within_budget_mig_8_2_2_06(void)
     RQ_CHECK_EQ_U64(answered_at, arrived);
     rq_conn *sc = r.server->conn;
     RQ_CHECK(rq_addr_eq(&sc->paths[sc->active_path].addr.remote, &CLIENT_ADDR));
+    RQ_CHECK(!r.server->closed && !r.client->closed);
+    teardown(&r);
+}
+
+/* A datagram on s2c longer than the "path MTU" in ctx (a size_t) towards NEW_ADDR. */
+static bool oversize_to_new(void *ctx, const sim_dgram *dg)
+{
+    return dg->len > *(const size_t *)ctx && rq_addr_eq(&dg->dst, &NEW_ADDR);
+}
+
+/* The client "moves" to NEW_ADDR with one tiny non-probing packet (a PING, about 30 bytes):
+ * the server follows, and the 3x budget keeps its first PATH_CHALLENGE there small. Datagrams
+ * to NEW_ADDR larger than `mtu` are lost. Returns what the server sent to NEW_ADDR as the
+ * trace shows it: the first challenge's datagram size, whether a later challenge went in a
+ * datagram of at least 1200 bytes and when. */
+typedef struct small_move {
+    size_t first_challenge_len;
+    rq_time padded_challenge_at; /* RQ_TIME_NEVER if none */
+    rq_time first_response_at;   /* the first PATH_RESPONSE the server received, or NEVER */
+    bool nonprobing_after_fail;  /* non-probing packets to NEW_ADDR after the path failed */
+} small_move;
+
+static void move_with_tiny_packet(pr_run *r, size_t mtu, small_move *m)
+{
+    static size_t path_mtu;
+    path_mtu = mtu;
+    sim_injector *inj;
+    RQ_CHECK_ERR(sim_injector_new(r->s, "mtu", r->s2c, &inj), RQ_OK);
+    sim_inj_rule drop = {.action = SIM_INJ_DROP, .match = oversize_to_new, .match_ctx = &path_mtu};
+    RQ_CHECK_ERR(sim_injector_add(inj, &drop, NULL), RQ_OK);
+    const uint8_t ping[] = {0x01};
+    rq_time t0 = sim_now(r->s);
+    RQ_CHECK_ERR(sim_forge_1rtt(r->s, r->c2s, r->client->conn, &NEW_ADDR, &SERVER_ADDR, ping,
+                                sizeof ping, 0),
+                 RQ_OK);
+    RQ_CHECK_ERR(sim_run_until(r->s, t0 + 10 * RQ_SEC), RQ_OK);
+    memset(m, 0, sizeof *m);
+    m->padded_challenge_at = m->first_response_at = RQ_TIME_NEVER;
+    for (size_t i = 0; i < r->qt.count; i++) {
+        const qtrace_pkt *p = &r->qt.pkts[i];
+        if (p->dir == QTRACE_C2S && p->delivered != QTRACE_NEVER && p->delivered > t0 &&
+            qtrace_pkt_frame(&r->qt, p, RQ_FT_PATH_RESPONSE) &&
+            m->first_response_at == RQ_TIME_NEVER)
+            m->first_response_at = p->delivered;
+        if (p->dir != QTRACE_S2C || !rq_addr_eq(&p->dst, &NEW_ADDR) ||
+            !qtrace_pkt_frame(&r->qt, p, RQ_FT_PATH_CHALLENGE))
+            continue;
+        if (!m->first_challenge_len)
+            m->first_challenge_len = p->len;
+        else if (p->len >= 1200 && m->padded_challenge_at == RQ_TIME_NEVER)
+            m->padded_challenge_at = p->t;
+    }
+}
+
+/* MIG-8.2.1-05: the first challenge to the tiny mover's address could not be padded; once
+ * it was answered (the address is proven, the budget gone), a second PATH_CHALLENGE goes to
+ * that address in a datagram of at least 1200 bytes, and its answer validates the path for
+ * good. */
+static void test_unpadded_validation_followed_by_padded_mig_8_2_1_05(void)
+{
+    pr_run r;
+    RQ_CHECK_ERR(setup(&r, 0xb5, 8), RQ_OK);
+    small_move m;
+    move_with_tiny_packet(&r, 65535, &m);
+    RQ_CHECK(m.first_challenge_len > 0 && m.first_challenge_len < 1200);
+    RQ_CHECK(m.first_response_at != RQ_TIME_NEVER);
+    RQ_CHECK(m.padded_challenge_at != RQ_TIME_NEVER);
+    RQ_CHECK(m.padded_challenge_at >= m.first_response_at);
+    rq_conn *sc = r.server->conn;
+    bool proven = false;
+    for (uint32_t i = 0; i < RQ_MAX_PATHS; i++) {
+        const rq_path *p = &sc->paths[i];
+        proven |= p->in_use && rq_addr_eq(&p->addr.remote, &NEW_ADDR) && p->validated &&
+                  !p->mtu_unproven && !p->validating;
+    }
+    RQ_CHECK(proven);
+    RQ_CHECK(!r.server->closed && !r.client->closed);
+    teardown(&r);
+}
+
+/* MIG-14.2-02: the same move onto a path that loses every datagram over 1100 bytes. The small
+ * challenge is answered, but no padded one ever is: the server gives the path up, sends
+ * nothing more there, and goes on with the client at its real address. */
+static void test_path_under_1200_bytes_given_up_mig_14_2_02(void)
+{
+    pr_run r;
+    RQ_CHECK_ERR(setup(&r, 0xb6, 8), RQ_OK);
+    small_move m;
+    move_with_tiny_packet(&r, 1100, &m);
+    RQ_CHECK(m.first_challenge_len > 0 && m.first_challenge_len < 1200);
+    RQ_CHECK(m.first_response_at != RQ_TIME_NEVER);
+    RQ_CHECK(m.padded_challenge_at != RQ_TIME_NEVER); /* tried, lost */
+    rq_conn *sc = r.server->conn;
+    for (uint32_t i = 0; i < RQ_MAX_PATHS; i++)
+        RQ_CHECK(!sc->paths[i].in_use || !rq_addr_eq(&sc->paths[i].addr.remote, &NEW_ADDR));
+    RQ_CHECK(rq_addr_eq(&sc->paths[sc->active_path].addr.remote, &CLIENT_ADDR));
+    RQ_CHECK(sc->paths[sc->active_path].validated);
+    /* Nothing to NEW_ADDR in the last seconds: the path is gone. */
+    rq_time last = 0;
+    for (size_t i = 0; i < r.qt.count; i++)
+        if (r.qt.pkts[i].dir == QTRACE_S2C && rq_addr_eq(&r.qt.pkts[i].dst, &NEW_ADDR))
+            last = r.qt.pkts[i].t;
+    RQ_CHECK(last < sim_now(r.s) - 3 * RQ_SEC);
     RQ_CHECK(!r.server->closed && !r.client->closed);
     teardown(&r);
 }
@@ -285,6 +389,8 @@ int main(void)
 {
     int64_t live = rq_mem_live();
     RQ_RUN(test_small_probe_answered_within_budget_mig_8_2_2_06);
+    RQ_RUN(test_unpadded_validation_followed_by_padded_mig_8_2_1_05);
+    RQ_RUN(test_path_under_1200_bytes_given_up_mig_14_2_02);
     RQ_RUN(test_tiny_datagram_ignored_mig_10_3_06);
     RQ_RUN(test_new_cid_to_zero_length_sender_mig_19_15_03);
     RQ_RUN(test_packet_from_unknown_server_address_ignored_mig_9_05);
