@@ -108,10 +108,15 @@ struct rq_conn {
     rq_streams streams;
     rq_path paths[RQ_MAX_PATHS];
     uint32_t active_path;
-    uint32_t fallback_path;      /* RFC 9000 §9.3.2: the last validated path, if validation of
-                                    a new one fails (== active_path when there is none) */
-    uint32_t tx_path;            /* the path of the datagram being built */
-    uint32_t rx_path;            /* the path of the datagram being processed */
+    uint32_t fallback_path; /* RFC 9000 §9.3.2: the last validated path, if validation of
+                               a new one fails (== active_path when there is none) */
+    uint32_t tx_path;       /* the path of the datagram being built */
+    uint32_t rx_path;       /* the path of the datagram being processed */
+    /* A datagram from a 4-tuple with no path yet: the path is made only once one of its
+     * packets authenticates (RFC 9000 §5.2, MIG-5.2-03: forged datagrams change nothing). */
+    bool rx_pending;
+    rq_path_addr rx_addr;
+    size_t rx_len;
     uint64_t largest_nonprobing; /* §9.3: only the highest-numbered non-probing packet moves us */
     bool has_nonprobing;
     /* Server, after a client followed it to another of its addresses (RFC 9000 §9.6.2): the
@@ -241,9 +246,12 @@ void rq_conn_confirm_handshake(rq_conn *c, rq_time now);
 void rq_conn_issue_cids(rq_conn *c);
 
 /* ---- conn_path.c: paths, path validation, the peer's address changes (RFC 9000 §8, §9) ---- */
-/* The path a datagram arrived on (created if new: up to RQ_MAX_PATHS, the least recently used
- * unvalidated non-active one is recycled); NULL when none can be had. */
-rq_path *rq_conn_path_for(rq_conn *c, const rq_path_addr *addr, rq_time now);
+/* The path a datagram arrived on; NULL when there is none, with *fresh set when a path may be
+ * made for it (rq_conn_path_new, once a packet from it authenticates). */
+rq_path *rq_conn_path_find(rq_conn *c, const rq_path_addr *addr, bool *fresh);
+/* Makes the path for a new 4-tuple (up to RQ_MAX_PATHS: the least recently used unvalidated
+ * non-active one is recycled); NULL when none can be had. */
+rq_path *rq_conn_path_new(rq_conn *c, const rq_path_addr *addr, rq_time now);
 /* A PATH_CHALLENGE arrived on path p: answer it there (§8.2.2). */
 void rq_conn_path_on_challenge(rq_conn *c, rq_path *p, const uint8_t data[8]);
 /* A PATH_RESPONSE arrived (on any path, §8.2.2): validates the path whose challenge it echoes. */
@@ -264,7 +272,7 @@ rq_time rq_conn_paths_next_timeout(const rq_conn *c);
 
 /* Server (RFC 9000 §9.6.2): whether a packet numbered pn that arrived on path p is a newer one
  * at the local address the connection left for its preferred address, to be dropped. */
-bool rq_conn_path_left_behind(const rq_conn *c, const rq_path *p, uint64_t pn);
+bool rq_conn_path_left_behind(const rq_conn *c, const rq_addr *local, uint64_t pn);
 
 /* Client, once the handshake is confirmed: starts validating the server's preferred address
  * (RFC 9000 §9.6.1) when it offered one and the configuration follows it; the connection moves

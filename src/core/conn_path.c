@@ -110,8 +110,9 @@ static bool loopback_detour(const rq_conn *c, const rq_addr *to)
     return is_loopback(to) && !is_loopback(&c->paths[c->active_path].addr.remote);
 }
 
-rq_path *rq_conn_path_for(rq_conn *c, const rq_path_addr *addr, rq_time now)
+rq_path *rq_conn_path_find(rq_conn *c, const rq_path_addr *addr, bool *fresh)
 {
+    *fresh = false;
     for (uint32_t i = 0; i < RQ_MAX_PATHS; i++)
         if (path_matches(&c->paths[i], addr))
             return &c->paths[i];
@@ -125,8 +126,12 @@ rq_path *rq_conn_path_for(rq_conn *c, const rq_path_addr *addr, rq_time now)
                 return &c->paths[c->active_path];
         return NULL;
     }
-    if (loopback_detour(c, &addr->remote))
-        return NULL;
+    *fresh = !loopback_detour(c, &addr->remote);
+    return NULL;
+}
+
+rq_path *rq_conn_path_new(rq_conn *c, const rq_path_addr *addr, rq_time now)
+{
     /* A new 4-tuple: a free slot, else the least recently heard unvalidated spare one (a peer
      * cannot make us hold more than RQ_MAX_PATHS paths). */
     rq_path *slot = NULL;
@@ -345,11 +350,10 @@ void rq_conn_path_on_nonprobing(rq_conn *c, rq_path *p, uint64_t pn, rq_time now
     migrate(c, p, now);
 }
 
-bool rq_conn_path_left_behind(const rq_conn *c, const rq_path *p, uint64_t pn)
+bool rq_conn_path_left_behind(const rq_conn *c, const rq_addr *local, uint64_t pn)
 {
     /* §9.6.2: SHOULD drop the newer ones; MAY still process delayed ones. */
-    return c->has_left_local && pn > c->left_local_pn &&
-           rq_addr_eq(&p->addr.local, &c->left_local) &&
+    return c->has_left_local && pn > c->left_local_pn && rq_addr_eq(local, &c->left_local) &&
            !rq_addr_eq(&c->paths[c->active_path].addr.local, &c->left_local); /* fell back */
 }
 

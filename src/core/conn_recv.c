@@ -372,6 +372,19 @@ static int open_packet(rq_conn *c, rq_space *s, uint8_t *pkt, const rq_pkt_hdr *
     return rc;
 }
 
+/* The first authentic packet from a new 4-tuple: now it gets its path. */
+static bool adopt_rx_path(rq_conn *c, rq_time now)
+{
+    rq_path *p = rq_conn_path_new(c, &c->rx_addr, now);
+    if (!p)
+        return false;
+    c->rx_pending = false;
+    c->rx_path = p->id;
+    p->bytes_received += c->rx_len;
+    p->last_recv = now;
+    return true;
+}
+
 static int recv_packet(rq_conn *c, uint8_t *pkt, const rq_pkt_hdr *h, rq_time now)
 {
     rq_pn_space sp = pkt_space(h->type);
@@ -401,7 +414,10 @@ static int recv_packet(rq_conn *c, uint8_t *pkt, const rq_pkt_hdr *h, rq_time no
     }
     if (rq_ackrecv_is_duplicate(&s->ack, pn))
         return PKT_DROP;
-    if (h->type == RQ_PKT_1RTT && rq_conn_path_left_behind(c, &c->paths[c->rx_path], pn))
+    const rq_addr *local = c->rx_pending ? &c->rx_addr.local : &c->paths[c->rx_path].addr.local;
+    if (h->type == RQ_PKT_1RTT && rq_conn_path_left_behind(c, local, pn))
+        return PKT_DROP;
+    if (c->rx_pending && !adopt_rx_path(c, now))
         return PKT_DROP;
     bool ack_eliciting = false, non_probing = false;
     frame_log fl;
@@ -433,15 +449,24 @@ void rq_conn_recv_datagram(rq_conn *c, rq_time now, const rq_path_addr *path, ui
     if (c->state == RQ_CONN_CLOSED || c->state == RQ_CONN_DRAINING)
         return;
     /* RFC 9000 §8, §9: the datagram's 4-tuple is a path of its own. */
-    rq_path *p = rq_conn_path_for(c, path, now);
-    if (!p)
+    bool fresh;
+    rq_path *p = rq_conn_path_find(c, path, &fresh);
+    /* §10.2.1 (MIG-10.2.1-01): while closing, what comes from a new address is discarded. */
+    if (!p && (!fresh || c->state == RQ_CONN_CLOSING))
         return;
-    c->rx_path = p->id;
     rq_recovery_env env;
     rq_conn_recovery_env(c, &env);
     bool was_blocked = env.amplification_blocked;
-    p->bytes_received += len;
-    p->last_recv = now;
+    c->rx_pending = !p;
+    if (p) {
+        c->rx_path = p->id;
+        p->bytes_received += len;
+        p->last_recv = now;
+    } else {
+        c->rx_path = c->active_path;
+        c->rx_addr = *path;
+        c->rx_len = len;
+    }
     if (c->state == RQ_CONN_CLOSING) {
         /* RFC 9000 §10.2.1: answer what arrives in the closing state with another
          * CONNECTION_CLOSE (the send side limits how often). */
@@ -449,6 +474,7 @@ void rq_conn_recv_datagram(rq_conn *c, rq_time now, const rq_path_addr *path, ui
         return;
     }
     size_t off = 0;
+    bool processed = false;
     while (off < len && c->state < RQ_CONN_DRAINING) {
         rq_pkt_hdr h;
         if (rq_pkt_parse(dg + off, len - off, c->scid.len, &h) != 0)
@@ -465,12 +491,16 @@ void rq_conn_recv_datagram(rq_conn *c, rq_time now, const rq_path_addr *path, ui
             continue;
         }
         int rc = recv_packet(c, pkt, &h, now);
-        if (rc == -1 && last && h.type == RQ_PKT_1RTT &&
-            rq_conn_check_stateless_reset(c, now, dg, len))
+        if (rc == -1 && last && rq_conn_check_stateless_reset(c, now, dg, len))
             return;
         if (rc == PKT_CLOSED)
             return;
+        processed |= rc == PKT_OK;
     }
+    c->rx_pending = false;
+    /* RFC 9000 §10.3, §10.3.1: nothing in it could be used: it may be a reset in any form. */
+    if (!processed && rq_conn_check_stateless_reset(c, now, dg, len))
+        return;
     /* RFC 9002 A.6: a datagram that lifts the anti-amplification limit re-arms the PTO that
      * the limit had disarmed, or the server would wait forever. */
     if (was_blocked && c->state < RQ_CONN_CLOSING) {

@@ -323,6 +323,25 @@ static int open_packet(rq_conn *c, pkt_build *pb, rq_pn_space sp, uint8_t *buf, 
     return 0;
 }
 
+/* RFC 9001 §5.4.2: the header-protection sample needs 4 bytes of packet number + payload;
+ * PADDING frames make up the difference. */
+static void pad_for_sample(pkt_build *pb)
+{
+    size_t body = (size_t)(pb->w.p - pb->start) - pb->pos.pn_offset;
+    if (body < 4 && rq_wr_zeros(&pb->w, 4 - body))
+        pb->padded = true;
+}
+
+/* Records the PADDING written since `before` for qlog. */
+static void note_padding(pkt_build *pb, const uint8_t *before)
+{
+    if (pb->w.p > before && pb->nframes < sizeof pb->frames / sizeof pb->frames[0]) {
+        rq_frame *f = &pb->frames[pb->nframes++];
+        f->type = RQ_FT_PADDING;
+        f->padding.count = (size_t)(pb->w.p - before);
+    }
+}
+
 /* Builds one packet of space sp into buf (room bytes, tag included). Returns the bytes the
  * packet will take once sealed, or 0 when it has nothing to carry. */
 static size_t build_packet(rq_conn *c, rq_pn_space sp, uint8_t *buf, size_t room, size_t window,
@@ -369,6 +388,10 @@ static size_t build_packet(rq_conn *c, rq_pn_space sp, uint8_t *buf, size_t room
     }
     if (pb->w.p == pb->start + pb->pos.pn_offset + pb->pos.pn_len)
         return 0; /* nothing went in after all */
+    /* Now, not when sealing: the next packet of the datagram is laid out right behind. */
+    uint8_t *before = pb->w.p;
+    pad_for_sample(pb);
+    note_padding(pb, before);
     pb->w.end = buf + room - RQ_AEAD_TAG_LEN;
     /* The packets of one datagram are sealed together, after all were built: each must end
      * its own run of records now. */
@@ -377,26 +400,17 @@ static size_t build_packet(rq_conn *c, rq_pn_space sp, uint8_t *buf, size_t room
     return (size_t)(pb->w.p - buf) + RQ_AEAD_TAG_LEN;
 }
 
-/* RFC 9001 §5.4.2: the header-protection sample needs 4 bytes of packet number + payload;
- * PADDING frames make up the difference. Also pads to `target` total packet bytes. */
+/* Pads to `target` total packet bytes (and at least to the sample, above). */
 static void pad_packet(pkt_build *pb, size_t target)
 {
     uint8_t *before = pb->w.p;
-    size_t body = (size_t)(pb->w.p - pb->start) - pb->pos.pn_offset;
-    if (body < 4) {
-        (void)rq_wr_zeros(&pb->w, 4 - body);
-        pb->padded = true;
-    }
+    pad_for_sample(pb);
     size_t now_len = (size_t)(pb->w.p - pb->start) + RQ_AEAD_TAG_LEN;
     if (target > now_len && rq_wr_left(&pb->w) >= target - now_len) {
         (void)rq_wr_zeros(&pb->w, target - now_len);
         pb->padded = true;
     }
-    if (pb->w.p > before && pb->nframes < sizeof pb->frames / sizeof pb->frames[0]) {
-        rq_frame *f = &pb->frames[pb->nframes++];
-        f->type = RQ_FT_PADDING;
-        f->padding.count = (size_t)(pb->w.p - before);
-    }
+    note_padding(pb, before);
 }
 
 static int seal_packet(rq_conn *c, pkt_build *pb, rq_time now, size_t *len)
@@ -462,6 +476,12 @@ static int finish_datagram(rq_conn *c, pkt_build *pkts, size_t n, bool pad, size
     size_t target = pad && total < RQ_MIN_INITIAL_DATAGRAM && limit >= RQ_MIN_INITIAL_DATAGRAM
                         ? last_len + RQ_MIN_INITIAL_DATAGRAM - total
                         : 0;
+    /* RFC 9000 §10.3 (MIG-10.3-04): no packet shorter than a Stateless Reset could be, 22
+     * bytes more than the CID we asked the peer to use, so resets look like packets. Long
+     * headers carry that CID themselves; the short one is always last. */
+    size_t floor = c->ep->cfg->transport.local_cid_len + 22u;
+    if (target < floor)
+        target = floor;
     for (size_t i = 0; i < n; i++)
         pad_packet(&pkts[i], i == n - 1 ? target : 0);
     size_t off = 0;

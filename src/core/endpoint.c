@@ -308,6 +308,29 @@ static void send_retry(rq_endpoint *ep, const rq_datagram *dg, const rq_pkt_hdr 
     ep->nstateless++;
 }
 
+/* RFC 9000 §5.2.2: only an Initial that authenticates under the keys its DCID gives starts a
+ * connection. Unprotects the first packet in the scratch buffer, then restores it. */
+static bool initial_authenticates(rq_endpoint *ep, const rq_datagram *dg, const rq_pkt_hdr *h)
+{
+    rq_cid dcid;
+    uint8_t cs[RQ_INITIAL_SECRET_LEN], ss[RQ_INITIAL_SECRET_LEN];
+    rq_packet_key k = {0};
+    rq_hp_key hp = {0};
+    uint64_t pn;
+    size_t hdr_len, payload_len;
+    bool ok = rq_pkt_hdr_dcid(h, &dcid) && rq_initial_secrets(&dcid, cs, ss) == 0 &&
+              rq_packet_key_init(&k, RQ_AEAD_AES_128_GCM, cs, sizeof cs) == 0 &&
+              rq_hp_key_init(&hp, RQ_AEAD_AES_128_GCM, cs, sizeof cs) == 0 &&
+              rq_packet_unprotect(&k, &hp, ep->scratch, h->len, h->pn_offset, RQ_PN_NONE, &pn,
+                                  &hdr_len, &payload_len) == 0;
+    rq_packet_key_deinit(&k);
+    rq_hp_key_deinit(&hp);
+    memset(cs, 0, sizeof cs);
+    memset(ss, 0, sizeof ss);
+    memcpy(ep->scratch, dg->data, dg->len);
+    return ok;
+}
+
 /* A server's new connection from a client Initial (RFC 9000 §7, §8.1, §14.1). */
 static void accept_initial(rq_endpoint *ep, rq_time now, const rq_datagram *dg, const rq_pkt_hdr *h)
 {
@@ -315,7 +338,8 @@ static void accept_initial(rq_endpoint *ep, rq_time now, const rq_datagram *dg, 
     /* §14.1: Initials travel in datagrams of at least 1200 bytes; §7.2: the client's first
      * DCID has at least 8 bytes. */
     if (dg->len < RQ_MIN_INITIAL_DATAGRAM || h->dcid_len < 8 || ep->nconns >= RQ_EP_MAX_CONNS ||
-        !rq_pkt_hdr_dcid(h, &p.initial_dcid) || !rq_pkt_hdr_scid(h, &p.dcid))
+        !rq_pkt_hdr_dcid(h, &p.initial_dcid) || !rq_pkt_hdr_scid(h, &p.dcid) ||
+        !initial_authenticates(ep, dg, h))
         return;
     p.odcid = p.initial_dcid;
     rq_token_kind kind = rq_token_kind_of(h->token, h->token_len);
@@ -373,25 +397,24 @@ int rq_endpoint_recv(rq_endpoint *ep, rq_time now, const rq_datagram *dg)
     memcpy(ep->scratch, dg->data, dg->len);
     rq_pkt_hdr h;
     int rc = rq_pkt_parse(ep->scratch, dg->len, ep->cfg->transport.local_cid_len, &h);
-    if (rc == RQ_ERR_UNSUPPORTED_VERSION) {
-        send_version_negotiation(ep, dg, &h);
+    /* RFC 9000 §10.3, §10.3.1: a datagram no connection claims may be a Stateless Reset,
+     * whatever its first byte looks like (long header, unknown version, unparseable). */
+    if (rc) {
+        for (rq_conn *c = ep->conns; c; c = c->next)
+            if (rq_conn_check_stateless_reset(c, now, dg->data, dg->len))
+                return 0;
+        if (rc == RQ_ERR_UNSUPPORTED_VERSION)
+            send_version_negotiation(ep, dg, &h);
         return 0;
     }
-    if (rc)
-        return 0;
     rq_conn *c = find_conn(ep, dg, &h);
     if (c) {
         rq_conn_recv_datagram(c, now, &dg->path, ep->scratch, dg->len);
         return 0;
     }
-    /* RFC 9000 §10.3.1: a datagram no connection claims may be a Stateless Reset: its
-     * random leading bytes do not route it, so compare its tail with every connection's
-     * token. */
-    if (h.type == RQ_PKT_1RTT) {
-        for (c = ep->conns; c; c = c->next)
-            if (rq_conn_check_stateless_reset(c, now, dg->data, dg->len))
-                return 0;
-    }
+    for (c = ep->conns; c; c = c->next)
+        if (rq_conn_check_stateless_reset(c, now, dg->data, dg->len))
+            return 0;
     if (ep->cfg->role == RQ_ROLE_SERVER && h.type == RQ_PKT_INITIAL)
         accept_initial(ep, now, dg, &h);
     else if (ep->cfg->role == RQ_ROLE_SERVER)

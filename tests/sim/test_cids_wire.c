@@ -13,12 +13,13 @@ typedef struct cid_run {
     qtrace qt;
 } cid_run;
 
-static int run_upload(cid_run *r, uint64_t seed, const rq_transport_settings *client_t)
+static int run_upload(cid_run *r, uint64_t seed, const rq_transport_settings *client_t,
+                      const rq_transport_settings *server_t)
 {
     memset(r, 0, sizeof *r);
     sim_link_cfg link = {.delay = 10 * RQ_MS, .rate_bps = 50000000};
     rq_config *c = qpair_config(RQ_ROLE_CLIENT, client_t, 0);
-    rq_config *s = qpair_config(RQ_ROLE_SERVER, NULL, 0);
+    rq_config *s = qpair_config(RQ_ROLE_SERVER, server_t, 0);
     if (!c || !s)
         return RQ_ERR_NOMEM;
     qtrace_config(&r->qt, c);
@@ -74,7 +75,7 @@ static void collect(const cid_run *r, int dir, issued *out)
 static void test_new_cids_on_the_wire_mig_5_1_1_02(void)
 {
     cid_run r;
-    RQ_CHECK_ERR(run_upload(&r, 0x71, NULL), RQ_OK);
+    RQ_CHECK_ERR(run_upload(&r, 0x71, NULL, NULL), RQ_OK);
     RQ_CHECK_EQ_U64(r.qt.st.undecryptable, 0);
     for (int dir = 0; dir < 2; dir++) {
         issued is;
@@ -110,7 +111,7 @@ static void test_zero_length_cid_issues_none_mig_19_15_02(void)
     rq_transport_settings t;
     rq_transport_defaults(&t);
     t.local_cid_len = 0;
-    RQ_CHECK_ERR(run_upload(&r, 0x72, &t), RQ_OK);
+    RQ_CHECK_ERR(run_upload(&r, 0x72, &t, NULL), RQ_OK);
     issued is;
     collect(&r, QTRACE_C2S, &is);
     RQ_CHECK_EQ_INT(is.n, 0);
@@ -122,10 +123,40 @@ static void test_zero_length_cid_issues_none_mig_19_15_02(void)
     qtrace_free(&r.qt);
 }
 
+/* MIG-10.3-04: every packet is at least 22 bytes longer than the CID its sender asked the
+ * peer to use, so that a Stateless Reset cannot be told from a packet by its size. The server
+ * asks for 20-byte CIDs while the client's are zero-length: the server's short-header packets
+ * (1 + 0 + pn + frames + 16) would be shorter than 42 bytes without padding. */
+static void test_packets_longer_than_reset_floor_mig_10_3_04(void)
+{
+    cid_run r;
+    rq_transport_settings ct, st;
+    rq_transport_defaults(&ct);
+    rq_transport_defaults(&st);
+    ct.local_cid_len = 0;
+    st.local_cid_len = 20;
+    RQ_CHECK_ERR(run_upload(&r, 0x1034, &ct, &st), RQ_OK);
+    RQ_CHECK(sim_qapp_upload_done(r.p.client, r.p.server));
+    RQ_CHECK_EQ_U64(r.p.server->bad_bytes, 0);
+    uint32_t min_len[2] = {UINT32_MAX, UINT32_MAX};
+    for (size_t i = 0; i < r.qt.count; i++) {
+        const qtrace_pkt *p = &r.qt.pkts[i];
+        if (p->len < min_len[p->dir])
+            min_len[p->dir] = p->len;
+    }
+    RQ_CHECK(min_len[QTRACE_S2C] >= 20 + 22);
+    RQ_CHECK(min_len[QTRACE_C2S] >= 0 + 22);
+    printf("  smallest packets: client %u B, server %u B\n", min_len[QTRACE_C2S],
+           min_len[QTRACE_S2C]);
+    qpair_free(&r.p);
+    qtrace_free(&r.qt);
+}
+
 int main(void)
 {
     int64_t live = rq_mem_live();
     RQ_RUN(test_new_cids_on_the_wire_mig_5_1_1_02);
+    RQ_RUN(test_packets_longer_than_reset_floor_mig_10_3_04);
     RQ_RUN(test_zero_length_cid_issues_none_mig_19_15_02);
     if (rq_mem_live() != live)
         fprintf(stderr, "leak: %lld allocations\n", (long long)(rq_mem_live() - live));

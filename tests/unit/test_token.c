@@ -79,6 +79,53 @@ static void test_new_token_rfc9000_8_1_3(void)
     rq_seal_key_deinit(&k);
 }
 
+/* MIG-8.1.4-01, RFC 9000 §8.1.4: a NEW_TOKEN token lets the server tell whether the client's
+ * IP address changed since the token was issued. From the issuing IP it validates at any port;
+ * from any other IP — every single-bit change of the address, either family, the same bytes in
+ * the other family — it is invalid, so the server keeps the 3x limit there (the sim test
+ * test_new_token_from_changed_ip_keeps_limit_mig_8_1_4_01 shows the limit on the wire). */
+static void test_new_token_detects_ip_change_mig_8_1_4_01(void)
+{
+    rq_seal_key k;
+    key_init(&k, 11);
+    rq_addr v4 = rq_addr_v4(198, 51, 100, 7, 40000);
+    rq_addr v6 = {RQ_AF_INET6, 40000, {0x20, 0x01, 0x0d, 0xb8, 1, 2, 3, 4, [15] = 9}, 0};
+    const rq_addr *clients[] = {&v4, &v6};
+    for (size_t c = 0; c < 2; c++) {
+        const rq_addr *client = clients[c];
+        uint8_t tok[RQ_TOKEN_MAX_LEN];
+        size_t len;
+        rq_token_kind kind;
+        RQ_CHECK_ERR(
+            rq_token_issue_new(&k, 1000, client, test_random, &rnd_state, tok, sizeof tok, &len),
+            RQ_OK);
+        static const uint16_t ports[] = {1, 443, 40000, 40001, 65535};
+        for (size_t i = 0; i < sizeof ports / sizeof ports[0]; i++) {
+            rq_addr same = *client;
+            same.port = ports[i];
+            RQ_CHECK_ERR(
+                rq_token_validate(&k, 2000, tok, len, &same, RETRY_LIFE, NEW_LIFE, &kind, NULL),
+                RQ_OK);
+            RQ_CHECK_EQ_INT(kind, RQ_TOKEN_NEW);
+        }
+        size_t ip_len = client->family == RQ_AF_INET4 ? 4 : 16;
+        for (size_t byte = 0; byte < ip_len; byte++)
+            for (int bit = 0; bit < 8; bit++) {
+                rq_addr moved = *client;
+                moved.ip[byte] ^= (uint8_t)(1u << bit);
+                RQ_CHECK_ERR(rq_token_validate(&k, 2000, tok, len, &moved, RETRY_LIFE, NEW_LIFE,
+                                               &kind, NULL),
+                             RQ_ERR_INVALID_TOKEN);
+            }
+        rq_addr other_family = *client;
+        other_family.family = client->family == RQ_AF_INET4 ? RQ_AF_INET6 : RQ_AF_INET4;
+        RQ_CHECK_ERR(
+            rq_token_validate(&k, 2000, tok, len, &other_family, RETRY_LIFE, NEW_LIFE, &kind, NULL),
+            RQ_ERR_INVALID_TOKEN);
+    }
+    rq_seal_key_deinit(&k);
+}
+
 /* §8.1.2/§8.1.3: tokens expire by kind; one issued in the future beyond the allowed skew is
  * refused. */
 static void test_token_lifetimes_rfc9000_8_1(void)
@@ -181,6 +228,7 @@ int main(void)
 {
     RQ_RUN(test_retry_token_rfc9000_8_1_2);
     RQ_RUN(test_new_token_rfc9000_8_1_3);
+    RQ_RUN(test_new_token_detects_ip_change_mig_8_1_4_01);
     RQ_RUN(test_token_lifetimes_rfc9000_8_1);
     RQ_RUN(test_token_integrity_rfc9000_8_1_4);
     RQ_RUN(test_token_nonce_fresh);

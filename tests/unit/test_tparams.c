@@ -519,6 +519,179 @@ static void test_s7_4_unknown_duplicate_tracking_bound(void)
     RQ_CHECK_ERR(decode_raw(&r, RQ_ROLE_CLIENT), RQ_OK);
 }
 
+/* The §18.2 rules for the four parameters of MIG-7.4-01, written independently of the
+ * decoder: whether `sender` may send value v (n bytes) of parameter id. The base set
+ * (raw_base) gives the server a non-empty initial_source_connection_id. */
+static bool mig_7_4_oracle(uint64_t id, rq_role sender, const uint8_t *v, size_t n,
+                           uint64_t *int_value)
+{
+    switch (id) {
+    case RQ_TP_DISABLE_ACTIVE_MIGRATION: /* zero-length value */
+        return n == 0;
+    case RQ_TP_STATELESS_RESET_TOKEN: /* server only, 16 bytes */
+        return sender == RQ_ROLE_SERVER && n == RQ_RESET_TOKEN_LEN;
+    case RQ_TP_ACTIVE_CONNECTION_ID_LIMIT: { /* one varint filling the value, at least 2 */
+        if (n == 0)
+            return false;
+        size_t len = (size_t)1 << (v[0] >> 6);
+        if (len != n)
+            return false;
+        uint64_t x = v[0] & 0x3f;
+        for (size_t i = 1; i < n; i++)
+            x = x << 8 | v[i];
+        *int_value = x;
+        return x >= 2;
+    }
+    case RQ_TP_PREFERRED_ADDRESS: /* server only; Figure 22 exactly; CID of 1..20 bytes */
+        return sender == RQ_ROLE_SERVER && n >= RQ_TP_PREFERRED_ADDRESS_FIXED_LEN && v[24] >= 1 &&
+               v[24] <= 20 && n == RQ_TP_PREFERRED_ADDRESS_FIXED_LEN + (size_t)v[24];
+    default:
+        abort();
+    }
+}
+
+/* A random value for parameter id, biased towards the edges of its rules. */
+static size_t mig_7_4_value(uint64_t *st, uint64_t id, uint8_t *v)
+{
+    size_t n;
+    uint64_t r = rq_test_rand(st);
+    switch (id) {
+    case RQ_TP_ACTIVE_CONNECTION_ID_LIMIT:
+        if (r % 4 != 0) {
+            /* a varint of 1, 2, 4 or 8 bytes (non-minimal encodings included), small values
+             * around the limit of 2 or anything, sometimes with a byte more or less */
+            size_t len = (size_t)1 << (rq_test_rand(st) % 4);
+            uint64_t x = rq_test_rand(st) % 2 ? rq_test_rand(st) % 5 : rq_test_rand(st);
+            x &= len == 8 ? RQ_VARINT_MAX : ((uint64_t)1 << (8 * len - 2)) - 1;
+            for (size_t i = 0; i < len; i++)
+                v[len - 1 - i] = (uint8_t)(x >> (8 * i));
+            v[0] |= (uint8_t)((len == 1 ? 0 : len == 2 ? 1 : len == 4 ? 2 : 3) << 6);
+            n = len;
+            if (r % 8 == 1)
+                v[n++] = (uint8_t)rq_test_rand(st);
+            else if (r % 8 == 3 && n > 0)
+                n--;
+            return n;
+        }
+        break;
+    case RQ_TP_PREFERRED_ADDRESS:
+        if (r % 4 != 0) {
+            uint8_t cid_len = (uint8_t)(rq_test_rand(st) % 23);
+            n = RQ_TP_PREFERRED_ADDRESS_FIXED_LEN + cid_len;
+            int delta = (int)(rq_test_rand(st) % 5) - 2;
+            if (r % 3 == 0)
+                delta = 0;
+            n = (size_t)((int)n + delta);
+            for (size_t i = 0; i < n; i++)
+                v[i] = (uint8_t)rq_test_rand(st);
+            if (n > 24)
+                v[24] = cid_len;
+            return n;
+        }
+        break;
+    case RQ_TP_STATELESS_RESET_TOKEN:
+        if (r % 4 != 0) {
+            n = RQ_RESET_TOKEN_LEN - 2 + rq_test_rand(st) % 5;
+            for (size_t i = 0; i < n; i++)
+                v[i] = (uint8_t)rq_test_rand(st);
+            return n;
+        }
+        break;
+    case RQ_TP_DISABLE_ACTIVE_MIGRATION:
+        if (r % 2)
+            return rq_test_rand(st) % 3;
+        break;
+    }
+    n = rq_test_rand(st) % 64;
+    for (size_t i = 0; i < n; i++)
+        v[i] = (uint8_t)rq_test_rand(st);
+    return n;
+}
+
+/* MIG-7.4-01, RFC 9000 §7.4, §18.2: fuzzing the decoder on disable_active_migration (0x0c),
+ * preferred_address (0x0d), active_connection_id_limit (0x0e) and stateless_reset_token
+ * (0x02), from both roles: every value is accepted exactly when the §18.2 rules (an oracle
+ * written here) allow it — and then decoded to what was sent — and every invalid one (a
+ * non-empty 0x0c, a limit below 2 or not one varint, a malformed preferred_address, a token
+ * not 16 bytes, the server-only ones from a client) is a TRANSPORT_PARAMETER_ERROR (0x08).
+ * Each valid value sent twice, same or different, is one as well. */
+static void test_invalid_values_and_duplicates_mig_7_4_01(void)
+{
+    static const uint64_t ids[] = {RQ_TP_DISABLE_ACTIVE_MIGRATION, RQ_TP_PREFERRED_ADDRESS,
+                                   RQ_TP_ACTIVE_CONNECTION_ID_LIMIT, RQ_TP_STATELESS_RESET_TOKEN};
+    static const rq_role roles[] = {RQ_ROLE_CLIENT, RQ_ROLE_SERVER};
+    uint64_t st = rq_test_seed();
+    unsigned valid[4][2] = {{0}}, invalid[4][2] = {{0}};
+    for (int iter = 0; iter < 1000; iter++) {
+        for (size_t k = 0; k < COUNT(ids); k++) {
+            for (size_t ri = 0; ri < COUNT(roles); ri++) {
+                uint8_t v[128];
+                size_t n = mig_7_4_value(&st, ids[k], v);
+                uint64_t x = 0;
+                bool ok = mig_7_4_oracle(ids[k], roles[ri], v, n, &x);
+                raw r;
+                raw_base(&r, roles[ri]);
+                raw_param(&r, ids[k], v, n);
+                rq_tparams tp;
+                int rc = rq_tparams_decode(&tp, roles[ri], r.buf, raw_len(&r));
+                if (!ok) {
+                    invalid[k][ri]++;
+                    RQ_CHECK_ERR(rc, RQ_ERR_TRANSPORT_PARAMETER);
+                    RQ_CHECK_EQ_INT(rq_err_transport_code(rc), 0x08);
+                    continue;
+                }
+                valid[k][ri]++;
+                RQ_CHECK_ERR(rc, RQ_OK);
+                switch (ids[k]) {
+                case RQ_TP_DISABLE_ACTIVE_MIGRATION:
+                    RQ_CHECK(tp.disable_active_migration);
+                    break;
+                case RQ_TP_ACTIVE_CONNECTION_ID_LIMIT:
+                    RQ_CHECK_EQ_U64(tp.active_connection_id_limit, x);
+                    break;
+                case RQ_TP_STATELESS_RESET_TOKEN:
+                    RQ_CHECK(tp.has_stateless_reset_token);
+                    RQ_CHECK_MEM(tp.stateless_reset_token, v, RQ_RESET_TOKEN_LEN);
+                    break;
+                default:
+                    RQ_CHECK(tp.has_preferred_address);
+                    RQ_CHECK_EQ_INT(tp.preferred_address.cid.len, v[24]);
+                    RQ_CHECK_MEM(tp.preferred_address.cid.data, v + 25, v[24]);
+                    RQ_CHECK_MEM(tp.preferred_address.stateless_reset_token, v + 25 + v[24],
+                                 RQ_RESET_TOKEN_LEN);
+                    break;
+                }
+                /* Valid once; twice (this value again, or another valid one, with another
+                 * parameter in between or not) is forbidden. */
+                uint8_t w[128];
+                size_t wn;
+                uint64_t y;
+                do
+                    wn = mig_7_4_value(&st, ids[k], w);
+                while (!mig_7_4_oracle(ids[k], roles[ri], w, wn, &y));
+                raw d;
+                raw_copy(&d, &r);
+                if (iter % 2)
+                    raw_int(&d, RQ_TP_INITIAL_MAX_DATA, 1000);
+                if (iter % 3)
+                    raw_param(&d, ids[k], w, wn);
+                else
+                    raw_param(&d, ids[k], v, n);
+                RQ_CHECK_ERR(decode_raw(&d, roles[ri]), RQ_ERR_TRANSPORT_PARAMETER);
+            }
+        }
+    }
+    /* Both outcomes were exercised for every parameter and role where both exist. */
+    for (size_t k = 0; k < COUNT(ids); k++) {
+        RQ_CHECK(invalid[k][0] > 50 && invalid[k][1] > 50);
+        RQ_CHECK(valid[k][1] > 50);
+        if (ids[k] == RQ_TP_DISABLE_ACTIVE_MIGRATION || ids[k] == RQ_TP_ACTIVE_CONNECTION_ID_LIMIT)
+            RQ_CHECK(valid[k][0] > 50);
+        else
+            RQ_CHECK_EQ_INT(valid[k][0], 0); /* server-only */
+    }
+}
+
 /* ---- §18 syntax ---- */
 
 /* RFC 9000 §18: a truncated id, length or value is rejected. */
@@ -1220,6 +1393,7 @@ int main(void)
     RQ_RUN(test_s7_4_duplicate_known_rejected);
     RQ_RUN(test_s7_4_duplicate_unknown_rejected);
     RQ_RUN(test_s7_4_unknown_duplicate_tracking_bound);
+    RQ_RUN(test_invalid_values_and_duplicates_mig_7_4_01);
     RQ_RUN(test_s18_truncated_id_length_value);
     RQ_RUN(test_s18_integer_length_mismatch);
     RQ_RUN(test_s18_2_max_udp_payload_size_below_1200);
