@@ -93,6 +93,8 @@ int rq_ackrecv_on_packet(rq_ackrecv *a, uint64_t pn, bool ack_eliciting, rq_time
     if (rq_ackrecv_is_duplicate(a, pn))
         return 0;
     insert(a, pn);
+    if (pn < a->report_floor)
+        a->report_floor = pn;
     if (a->largest == RQ_PN_NONE || pn > a->largest) {
         a->largest = pn;
         a->largest_time = now; /* RFC 9000 §13.2.5: ACK Delay is measured from here */
@@ -154,11 +156,16 @@ int rq_ackrecv_build(const rq_ackrecv *a, rq_time now, unsigned ack_delay_expone
 {
     if (out_cap == 0 || ack_delay_exponent > RQ_ACK_DELAY_EXPONENT_MAX)
         return RQ_ERR_INVALID_ARG;
-    if (a->nranges == 0)
+    size_t live = 0;
+    while (live < a->nranges && a->ranges[live].largest >= a->report_floor)
+        live++;
+    if (live == 0)
         return RQ_ERR_AGAIN;
     /* RFC 9000 §13.2.3: when not all ranges fit, the newest ones are kept. */
-    size_t n = a->nranges < out_cap ? a->nranges : out_cap;
+    size_t n = live < out_cap ? live : out_cap;
     memcpy(out, a->ranges, n * sizeof out[0]);
+    if (out[n - 1].smallest < a->report_floor)
+        out[n - 1].smallest = a->report_floor;
     /* The first range always holds the largest received (RFC 9000 §13.2.3 SHOULD). */
     assert(out[0].largest == a->largest);
     memset(f, 0, sizeof *f);
@@ -185,11 +192,8 @@ void rq_ackrecv_on_ack_acked(rq_ackrecv *a, uint64_t largest_acked)
     if (largest_acked > a->largest)
         largest_acked = a->largest;
     /* RFC 9000 §13.2.4: the peer has seen everything up to largest_acked acknowledged. */
-    raise_floor(a, largest_acked + 1);
-    while (a->nranges > 0 && a->ranges[a->nranges - 1].largest < a->floor)
-        a->nranges--;
-    if (a->nranges > 0 && a->ranges[a->nranges - 1].smallest < a->floor)
-        a->ranges[a->nranges - 1].smallest = a->floor;
+    if (largest_acked + 1 > a->report_floor)
+        a->report_floor = largest_acked + 1;
 }
 
 uint64_t rq_ackrecv_largest(const rq_ackrecv *a)

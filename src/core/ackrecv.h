@@ -42,7 +42,11 @@
 typedef struct rq_ackrecv {
     rq_ack_range ranges[RQ_ACKRECV_MAX_RANGES]; /* descending; ranges[0] holds the largest */
     size_t nranges;
-    uint64_t floor;                 /* packet numbers below are duplicates and never reported */
+    uint64_t floor; /* packet numbers below are duplicates and never reported */
+    /* RFC 9000 §13.2.4: below this the peer has seen our ACKs acknowledged, so the ranges are
+     * no longer reported; they are still kept, since a packet that took a slower path may
+     * still fill a gap there (and must then be processed and reported, not dropped). */
+    uint64_t report_floor;
     uint64_t largest;               /* largest packet number received, RQ_PN_NONE if none */
     rq_time largest_time;           /* when `largest` was received */
     uint64_t largest_ack_eliciting; /* RQ_PN_NONE if none */

@@ -34,6 +34,14 @@ static void on_persistent_congestion(void *ctx, uint32_t path_id, rq_time now)
         rq_cc_on_persistent_congestion(&c->paths[path_id].cc, now);
 }
 
+bool rq_conn_amplification_blocked(const rq_conn *c, const rq_path *p)
+{
+    /* RFC 9000 §8.1: three times what the unvalidated peer sent; what is left must also hold
+     * a packet, or nothing can go (RQ_MIN_PACKET_ROOM). */
+    return c->role == RQ_ROLE_SERVER && !p->validated &&
+           p->bytes_sent + RQ_MIN_PACKET_ROOM > 3 * p->bytes_received;
+}
+
 void rq_conn_recovery_env(rq_conn *c, rq_recovery_env *env)
 {
     rq_path *p = rq_conn_active_path(c);
@@ -43,8 +51,7 @@ void rq_conn_recovery_env(rq_conn *c, rq_recovery_env *env)
     env->peer_address_validated =
         c->role == RQ_ROLE_SERVER || c->peer_validated_us || c->handshake_confirmed;
     env->has_handshake_keys = c->spaces[RQ_PN_SPACE_HANDSHAKE].has_tx;
-    env->amplification_blocked =
-        c->role == RQ_ROLE_SERVER && !p->validated && p->bytes_sent >= 3 * p->bytes_received;
+    env->amplification_blocked = rq_conn_amplification_blocked(c, p);
     env->max_ack_delay = c->peer_max_ack_delay;
     env->active_path = c->active_path;
     env->ctx = c;
@@ -202,6 +209,7 @@ int rq_conn_new(rq_endpoint *ep, rq_role role, rq_time now, const rq_path_addr *
         t->handshake_timeout_ms ? now + t->handshake_timeout_ms * RQ_MS : RQ_TIME_NEVER;
     /* RFC 9000 §8: a client never limits what it sends to the server's address. */
     rq_conn_path_init(&c->paths[0], 0, path, role == RQ_ROLE_CLIENT || params->address_validated);
+    c->handshake_remote = path->remote;
     c->paths[0].last_recv = now;
     init_spaces(c, t->max_ack_delay_ms * RQ_MS);
     rq_recovery_init(&c->rec, 0);
@@ -308,14 +316,19 @@ rq_time rq_conn_next_timeout(const rq_conn *c)
     rq_time t = min_time(c->idle_deadline, rq_recovery_deadline(&c->rec));
     if (!c->handshake_complete)
         t = min_time(t, c->handshake_deadline);
-    for (int i = 0; i < 3; i++)
+    /* Timers that only lead to sending wait while the 3x limit forbids it: the next datagram
+     * from the peer lifts it, and sending follows that anyway (else a due ACK would spin). */
+    bool can_send = !rq_conn_amplification_blocked(c, &c->paths[c->active_path]);
+    for (int i = 0; i < 3 && can_send; i++)
         if (c->spaces[i].has_tx && !c->spaces[i].discarded)
             t = min_time(t, rq_ackrecv_deadline(&c->spaces[i].ack));
-    if (c->keepalive && c->handshake_complete)
+    if (c->keepalive && c->handshake_complete && can_send)
         t = min_time(t, c->last_ack_eliciting_sent + c->keepalive);
     if (c->has_rx_prev)
         t = min_time(t, c->rx_prev_discard);
     t = min_time(t, rq_conn_paths_next_timeout(c));
+    for (size_t i = 0; i < c->nlinger; i++)
+        t = min_time(t, c->linger[i].until);
     return t;
 }
 
@@ -352,6 +365,7 @@ void rq_conn_on_timeout(rq_conn *c, rq_time now)
     if (c->keepalive && c->handshake_complete && now >= c->last_ack_eliciting_sent + c->keepalive)
         c->ping_pending = true;
     rq_conn_keys_on_timeout(c, now);
+    rq_conn_linger_expire(c, now);
     rq_conn_paths_on_timeout(c, now);
     if (c->state >= RQ_CONN_CLOSING)
         return;
@@ -416,6 +430,30 @@ void rq_conn_enter_draining(rq_conn *c, rq_time now)
     rq_conn_qlog_closed(c, now, c->close_app ? RQ_QLOG_CLOSE_APPLICATION : RQ_QLOG_CLOSE_ERROR);
     /* RFC 9000 §10.2.2: drain for three PTOs, sending nothing. */
     c->close_deadline = now + 3 * rq_conn_pto(c);
+}
+
+void rq_conn_linger_cid(rq_conn *c, const rq_cid *cid, rq_time now)
+{
+    if (c->nlinger == RQ_CONN_LINGER_MAX) {
+        rq_cidmap_remove(&c->ep->cids, &c->linger[0].cid);
+        memmove(&c->linger[0], &c->linger[1], (RQ_CONN_LINGER_MAX - 1) * sizeof c->linger[0]);
+        c->nlinger--;
+    }
+    c->linger[c->nlinger].cid = *cid;
+    c->linger[c->nlinger].until = now + 3 * rq_conn_pto(c);
+    c->nlinger++;
+}
+
+void rq_conn_linger_expire(rq_conn *c, rq_time now)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < c->nlinger; i++) {
+        if (now == RQ_TIME_NEVER || now >= c->linger[i].until)
+            rq_cidmap_remove(&c->ep->cids, &c->linger[i].cid);
+        else
+            c->linger[kept++] = c->linger[i];
+    }
+    c->nlinger = kept;
 }
 
 void rq_conn_issue_cids(rq_conn *c)

@@ -32,6 +32,8 @@
 
 #include <roamquic/endpoint.h>
 
+#define RQ_MIN_PACKET_ROOM  64 /* no packet is begun in less room than this */
+#define RQ_CONN_LINGER_MAX  4  /* retired CIDs of ours still routed (rq_conn.linger) */
 #define RQ_MAX_PATHS        4
 #define RQ_CLOSE_REASON_MAX 128
 
@@ -108,10 +110,11 @@ struct rq_conn {
     rq_streams streams;
     rq_path paths[RQ_MAX_PATHS];
     uint32_t active_path;
-    uint32_t fallback_path; /* RFC 9000 §9.3.2: the last validated path, if validation of
-                               a new one fails (== active_path when there is none) */
-    uint32_t tx_path;       /* the path of the datagram being built */
-    uint32_t rx_path;       /* the path of the datagram being processed */
+    uint32_t fallback_path;   /* RFC 9000 §9.3.2: the last validated path, if validation of
+                                 a new one fails (== active_path when there is none) */
+    uint32_t tx_path;         /* the path of the datagram being built */
+    uint32_t rx_path;         /* the path of the datagram being processed */
+    rq_addr handshake_remote; /* client: the server address the handshake went to */
     /* A datagram from a 4-tuple with no path yet: the path is made only once one of its
      * packets authenticates (RFC 9000 §5.2, MIG-5.2-03: forged datagrams change nothing). */
     bool rx_pending;
@@ -126,7 +129,15 @@ struct rq_conn {
     uint64_t left_local_pn;
 
     /* Connection IDs (RFC 9000 §5.1, §7.2). */
-    rq_cids cids;        /* issued by us and by the peer, with sequence numbers and tokens */
+    rq_cids cids; /* issued by us and by the peer, with sequence numbers and tokens */
+    /* CIDs of ours the peer retired, still routed here for a while: packets it sent with them
+     * before it moved are still in flight, and a Stateless Reset would kill the connection
+     * (RFC 9000 §5.1.2, §10.3). */
+    struct {
+        rq_cid cid;
+        rq_time until;
+    } linger[RQ_CONN_LINGER_MAX];
+    size_t nlinger;
     rq_cid rx_dcid;      /* the DCID of the packet being processed (§19.16) */
     rq_cid scid;         /* ours, sequence 0 */
     rq_cid dcid;         /* the peer's, in use (rq_cids_dcid once the peer's SCID is known) */
@@ -225,6 +236,8 @@ rq_time rq_conn_pto(const rq_conn *c);
 rq_path *rq_conn_active_path(rq_conn *c);
 void rq_conn_event(rq_conn *c, rq_event_type type, int64_t stream_id, uint64_t code);
 void rq_conn_recovery_env(rq_conn *c, rq_recovery_env *env);
+/* A server that may send nothing more on path p until its peer sends (RFC 9000 §8.1). */
+bool rq_conn_amplification_blocked(const rq_conn *c, const rq_path *p);
 
 /* ---- conn_qlog.c: the connection's qlog events (all no-ops without a log) ---- */
 void rq_conn_qlog_open(rq_conn *c, rq_time now);
@@ -244,6 +257,11 @@ void rq_conn_confirm_handshake(rq_conn *c, rq_time now);
 /* Issues new CIDs up to the peer's active_connection_id_limit (RFC 9000 §5.1.1), routing
  * each to this connection. */
 void rq_conn_issue_cids(rq_conn *c);
+/* Keeps a CID the peer retired routed to c for three PTOs (the oldest goes at once when more
+ * than RQ_CONN_LINGER_MAX linger). */
+void rq_conn_linger_cid(rq_conn *c, const rq_cid *cid, rq_time now);
+/* Stops routing the lingering CIDs whose time is up (all of them with now = RQ_TIME_NEVER). */
+void rq_conn_linger_expire(rq_conn *c, rq_time now);
 
 /* ---- conn_path.c: paths, path validation, the peer's address changes (RFC 9000 §8, §9) ---- */
 /* The path a datagram arrived on; NULL when there is none, with *fresh set when a path may be

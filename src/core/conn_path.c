@@ -124,6 +124,10 @@ rq_path *rq_conn_path_find(rq_conn *c, const rq_path_addr *addr, bool *fresh)
         for (uint32_t i = 0; i < RQ_MAX_PATHS; i++)
             if (c->paths[i].in_use && rq_addr_eq(&c->paths[i].addr.remote, &addr->remote))
                 return &c->paths[c->active_path];
+        /* After a move to the preferred address the original one is still the server's:
+         * what it had in flight, and its checks of the old path, are not strangers'. */
+        if (rq_addr_eq(&c->handshake_remote, &addr->remote))
+            return &c->paths[c->active_path];
         return NULL;
     }
     *fresh = !loopback_detour(c, &addr->remote);
@@ -506,11 +510,11 @@ int rq_conn_probe_path(rq_conn *c, rq_time now, const rq_path_addr *addr, uint32
 static void client_migrate(rq_conn *c, rq_time now, uint32_t path_id)
 {
     rq_path *p = &c->paths[path_id], *old = &c->paths[c->active_path];
-    /* §9.4: packets sent on the old path no longer count; the new path starts afresh,
-     * its RTT seeded by the probe's round trip (RFC 9002 §5.2 allows any sample). */
+    /* §9.4: packets sent on the old path no longer count; the new path starts afresh, its
+     * initial RTT the probe's round trip, which is no RTT sample (RFC 9002 §6.2.2,
+     * REC-6.2.2-02: min_rtt and persistent congestion wait for an ACK). */
     detach(c, old, now);
-    if (p->probe_rtt)
-        rq_rtt_update(&p->rtt, p->probe_rtt, 0, 0, false, now);
+    rq_rtt_seed(&p->rtt, p->probe_rtt);
     c->active_path = path_id;
     c->dcid = *rq_conn_path_dcid(c, p);
     if (p->validated)

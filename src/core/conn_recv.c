@@ -159,7 +159,7 @@ static int on_new_cid(rq_conn *c, const rq_frame *f)
     return rc;
 }
 
-static int on_retire_cid(rq_conn *c, const rq_frame *f)
+static int on_retire_cid(rq_conn *c, const rq_frame *f, rq_time now)
 {
     /* RFC 9000 §19.16: an endpoint that gave out a zero-length CID has none to retire. */
     if (c->scid.len == 0)
@@ -169,7 +169,7 @@ static int on_retire_cid(rq_conn *c, const rq_frame *f)
     int rc = rq_cids_on_retire(&c->cids, f->retire_cid.seq, &c->rx_dcid, &retired, &found);
     if (rc || !found)
         return rc;
-    rq_cidmap_remove(&c->ep->cids, &retired);
+    rq_conn_linger_cid(c, &retired, now);
     /* RFC 9000 §5.1.1: a retired CID is replaced. */
     rq_conn_issue_cids(c);
     return 0;
@@ -205,7 +205,7 @@ static int on_frame(rq_conn *c, rq_pn_space space, const rq_frame *f, rq_time no
     case RQ_FT_NEW_CONNECTION_ID:
         return on_new_cid(c, f);
     case RQ_FT_RETIRE_CONNECTION_ID:
-        return on_retire_cid(c, f);
+        return on_retire_cid(c, f, now);
     case RQ_FT_PATH_CHALLENGE:
         rq_conn_path_on_challenge(c, &c->paths[c->rx_path], f->path.data);
         return 0;

@@ -13,7 +13,6 @@
 #include <string.h>
 
 /* Smallest room worth starting a packet in. */
-#define MIN_PACKET_ROOM 64
 /* Below this much window, no ack-eliciting packet is started (RFC 9002 §7: the sender does
  * not exceed the window by more than one packet). */
 #define MIN_WINDOW_ROOM 64
@@ -351,7 +350,7 @@ static size_t build_packet(rq_conn *c, rq_pn_space sp, uint8_t *buf, size_t room
     bool eliciting =
         space_has_eliciting(c, sp, now) && (window >= MIN_WINDOW_ROOM || s->probes_due);
     bool ack = rq_ackrecv_wants_ack(&s->ack) && (ack_due(c, sp, now) || eliciting);
-    if ((!eliciting && !ack) || room < MIN_PACKET_ROOM)
+    if ((!eliciting && !ack) || room < RQ_MIN_PACKET_ROOM)
         return 0;
     if (open_packet(c, pb, sp, buf, room) != 0)
         return 0;
@@ -494,6 +493,13 @@ static int finish_datagram(rq_conn *c, pkt_build *pkts, size_t n, bool pad, size
     }
     rq_path *p = &c->paths[c->tx_path];
     p->bytes_sent += off;
+    /* RFC 9002 §6.2.2.1: a datagram that used up the 3x budget leaves no PTO armed. */
+    if (c->role == RQ_ROLE_SERVER && !p->validated) {
+        rq_recovery_env env;
+        rq_conn_recovery_env(c, &env);
+        if (env.amplification_blocked)
+            rq_recovery_set_timer(&c->rec, now, &env);
+    }
     /* RFC 9000 §8.2.1: a challenge the amplification limit kept small proves the address but
      * not that the path carries 1200 bytes. */
     for (size_t i = 0; i < n && off < RQ_MIN_INITIAL_DATAGRAM; i++)
@@ -511,7 +517,7 @@ static int send_close(rq_conn *c, rq_time now, rq_datagram_out *out, size_t limi
     bool has_initial = false;
     for (int sp = 0; sp < 3; sp++) {
         rq_space *s = &c->spaces[sp];
-        if (!s->has_tx || s->discarded || limit - used < MIN_PACKET_ROOM)
+        if (!s->has_tx || s->discarded || limit - used < RQ_MIN_PACKET_ROOM)
             continue;
         if (sp == RQ_PN_SPACE_APPLICATION && c->role == RQ_ROLE_CLIENT && !c->handshake_complete)
             continue; /* the server may not have 1-RTT keys yet */
@@ -558,11 +564,15 @@ static int send_probe(rq_conn *c, rq_path *p, rq_time now, rq_datagram_out *out)
         return 0;
     c->tx_path = p->id;
     size_t limit = datagram_limit(c, p, out);
-    if (limit < MIN_PACKET_ROOM)
+    if (limit < RQ_MIN_PACKET_ROOM)
         return 0;
     pkt_build pb;
     if (open_packet(c, &pb, RQ_PN_SPACE_APPLICATION, out->buf, limit) != 0)
         return 0;
+    /* §9.1: NEW_CONNECTION_ID is a probing frame. Ahead of the challenge it gives the peer a
+     * CID to answer on this path with (§9.5, MIG-5.1.1-08): a peer that has none waits for
+     * the next challenge, a PTO later. */
+    add_cid_frames(c, &pb);
     add_path_frames(c, &pb, p, now);
     if (pb.nframes == 0)
         return 0;

@@ -137,6 +137,7 @@ static void unlink_conn(rq_endpoint *ep, rq_conn *c)
             rq_cidmap_remove(&ep->cids, &c->cids.local[i].cid);
     if (c->odcid_routed)
         rq_cidmap_remove(&ep->cids, &c->routed_odcid);
+    rq_conn_linger_expire(c, RQ_TIME_NEVER);
     ep->nconns--;
 }
 

@@ -104,6 +104,8 @@ static void space_reset(rq_recovery_space *s)
     rq_mem_free(s->e);
     memset(s, 0, sizeof *s);
     s->largest_acked = RQ_PN_NONE;
+    for (size_t i = 0; i < RQ_RECOVERY_PC_PATHS; i++)
+        s->path_largest_acked[i] = RQ_PN_NONE;
     s->loss_time = RQ_TIME_NEVER;
 }
 
@@ -300,9 +302,13 @@ static void detect_lost(rq_recovery *r, rq_pn_space space, rq_time now, const rq
             continue;
         const rq_rtt *rtt = rtt_of(env, e->p.path_id, &fresh);
         rq_time lost_at = sat_add(e->p.time_sent, rq_rtt_loss_delay(rtt));
-        /* RFC 9002 §6.1.1: kPacketThreshold packets acknowledged after it; §6.1.2: sent
-         * longer than the time threshold before now. */
-        if (lost_at <= now || s->largest_acked - e->p.pn >= RQ_K_PACKET_THRESHOLD) {
+        /* RFC 9002 §6.1.1: kPacketThreshold packets acknowledged after it (on its own path:
+         * a newer path's ACKs say nothing about an older path's queue); §6.1.2: sent longer
+         * than the time threshold before now. */
+        uint64_t la = e->p.path_id < RQ_RECOVERY_PC_PATHS ? s->path_largest_acked[e->p.path_id]
+                                                          : s->largest_acked;
+        bool reordered = la != RQ_PN_NONE && la >= e->p.pn && la - e->p.pn >= RQ_K_PACKET_THRESHOLD;
+        if (lost_at <= now || reordered) {
             declare_lost(s, space, e, now, env);
             pc_lost(pc, e, rtt, env);
         } else if (lost_at < s->loss_time) {
@@ -354,6 +360,10 @@ static rq_recovery_entry *mark_acked(rq_recovery_space *s, const rq_frame_ack *a
                 continue;
             e->state = ST_NEWLY_ACKED;
             settle(s, e);
+            uint64_t *pl =
+                e->p.path_id < RQ_RECOVERY_PC_PATHS ? &s->path_largest_acked[e->p.path_id] : NULL;
+            if (pl && (*pl == RQ_PN_NONE || e->p.pn > *pl))
+                *pl = e->p.pn;
             *any_ack_eliciting |= e->p.ack_eliciting;
             if (!largest || e->p.pn > largest->p.pn)
                 largest = e;
@@ -539,6 +549,13 @@ int rq_recovery_on_timeout(rq_recovery *r, rq_time now, const rq_recovery_env *e
         rq_recovery_set_timer(r, now, env);
         return 0;
     }
+    /* RFC 9002 §6.2.2.1 / A.8: a server blocked by the anti-amplification limit has no PTO. A
+     * timer armed before the limit was reached is cancelled rather than fired: no probe that
+     * could not be sent anyway, no backoff. A datagram from the peer re-arms it. */
+    if (env->amplification_blocked) {
+        r->timer = RQ_TIME_NEVER;
+        return 0;
+    }
     if (!any_ack_eliciting_in_flight(r)) {
         if (env->peer_address_validated) {
             rq_recovery_set_timer(r, now, env); /* the env changed since the timer was armed */
@@ -586,6 +603,7 @@ int rq_recovery_discard_space(rq_recovery *r, rq_pn_space space, rq_time now,
     space_reset(s);
     s->next_pn = next;
     s->largest_acked = largest;
+    s->path_largest_acked[0] = largest;
     s->discarded = true;
     /* RFC 9002 A.11: the backoff restarts and the timer is re-armed without this space. */
     r->pto_count = 0;

@@ -102,8 +102,11 @@ typedef struct rq_recovery_entry rq_recovery_entry;
 typedef struct rq_recovery_space {
     rq_recovery_entry *e; /* e[head..tail) in ascending packet number order */
     size_t head, tail, cap;
-    uint64_t next_pn;                /* every packet number sent so far is below this */
-    uint64_t largest_acked;          /* RQ_PN_NONE (pn.h) until the first ACK */
+    uint64_t next_pn;       /* every packet number sent so far is below this */
+    uint64_t largest_acked; /* RQ_PN_NONE (pn.h) until the first ACK */
+    /* The same per path (path ids below RQ_RECOVERY_PC_PATHS): the packet threshold compares
+     * packets of one path only, since another path's queue may deliver them much later. */
+    uint64_t path_largest_acked[RQ_RECOVERY_PC_PATHS];
     rq_time loss_time;               /* RFC 9002 A.3 loss_time; RQ_TIME_NEVER when unset */
     rq_time last_ack_eliciting_time; /* of the last ack-eliciting in-flight packet */
     uint32_t last_ack_eliciting_path;

@@ -20,6 +20,15 @@ void rq_rtt_init(rq_rtt *r)
     r->rttvar = RQ_K_INITIAL_RTT / 2;
 }
 
+void rq_rtt_seed(rq_rtt *r, rq_time initial_rtt)
+{
+    /* RFC 9002 §6.2.2: the seed replaces kInitialRtt only; a real sample always wins. */
+    if (r->has_sample || initial_rtt == 0)
+        return;
+    r->smoothed_rtt = initial_rtt;
+    r->rttvar = initial_rtt / 2;
+}
+
 static void first_sample(rq_rtt *r, rq_time latest_rtt, rq_time now)
 {
     /* RFC 9002 §5.3: the first sample sets min_rtt and smoothed_rtt to it, rttvar to half. */

@@ -32,6 +32,14 @@ typedef struct rq_rtt {
  * when the peer's address changes beyond a port change (RFC 9000 §9.4). */
 void rq_rtt_init(rq_rtt *r);
 
+/* Seeds a path's estimator that has no sample yet with an initial RTT other than kInitialRtt,
+ * e.g. the PATH_CHALLENGE → PATH_RESPONSE round trip of a new path (RFC 9002 §6.2.2 allows it:
+ * smoothed_rtt = initial_rtt, rttvar = initial_rtt / 2). This is not an RTT sample: min_rtt,
+ * latest_rtt and first_sample_time stay unset and has_sample false, so the first ACK-based
+ * sample still replaces everything (§5.3) and no persistent congestion period can start before
+ * it (§7.6.2). Does nothing once the estimator has a sample, or when initial_rtt is 0. */
+void rq_rtt_seed(rq_rtt *r, rq_time initial_rtt);
+
 /* Feeds one RTT sample (RFC 9002 §5.1, §5.3).
  *   latest_rtt   now − send time of the largest newly acknowledged packet;
  *   ack_delay    the peer's decoded ACK Delay (0 to ignore it, e.g. for Initial packets);

@@ -40,6 +40,17 @@ struct sim_ngnode {
     bool server;
     bool log;
 
+    /* Server: the preferred address to advertise (RFC 9000 §9.6), family RQ_AF_NONE if not. */
+    rq_addr pref4, pref6;
+
+    /* Key log sink (NSS format lines), e.g. a decrypting trace's; NULL for none. */
+    void (*keylog)(void *ctx, const char *line);
+    void *keylog_ctx;
+
+    /* The sim time of the last on_timeout and ngtcp2's expiry right after it (see
+     * node_next_timeout). */
+    rq_time handled_at, expiry_after;
+
     ngtcp2_conn *conn;
     ngtcp2_crypto_conn_ref conn_ref;
     gnutls_session_t tls;
@@ -340,6 +351,36 @@ static int load_credentials(sim_ngnode *n)
     return rv == 0 ? 0 : RQ_ERR_CERTIFICATE;
 }
 
+/* GnuTLS's key-log hook: one NSS key-log line per secret (the format SSLKEYLOGFILE uses and
+ * qtrace reads), so that an observer can decrypt this side's packets as soon as it sends them
+ * rather than only once the peer has the same secrets. */
+static int on_keylog(gnutls_session_t session, const char *label, const gnutls_datum_t *secret)
+{
+    ngtcp2_crypto_conn_ref *ref = gnutls_session_get_ptr(session);
+    sim_ngnode *n = ref ? ref->user_data : NULL;
+    if (!n || !n->keylog || secret->size > 64)
+        return 0;
+    gnutls_datum_t crandom, srandom;
+    gnutls_session_get_random(session, &crandom, &srandom);
+    if (crandom.size != 32)
+        return 0;
+    static const char hex[] = "0123456789abcdef";
+    char line[64 + 1 + 64 + 1 + 128 + 1];
+    size_t at = (size_t)snprintf(line, sizeof line, "%.63s ", label);
+    for (unsigned i = 0; i < 32; i++) {
+        line[at++] = hex[crandom.data[i] >> 4];
+        line[at++] = hex[crandom.data[i] & 15];
+    }
+    line[at++] = ' ';
+    for (unsigned i = 0; i < secret->size; i++) {
+        line[at++] = hex[secret->data[i] >> 4];
+        line[at++] = hex[secret->data[i] & 15];
+    }
+    line[at] = 0;
+    n->keylog(n->keylog_ctx, line);
+    return 0;
+}
+
 /* A GnuTLS session set up for QUIC (TLS 1.3 only, no EndOfEarlyData, transport parameters
  * through ngtcp2's extension handler), bound to the connection through conn_ref. */
 static int make_session(sim_ngnode *n)
@@ -368,6 +409,8 @@ static int make_session(sim_ngnode *n)
     n->conn_ref.get_conn = get_conn;
     n->conn_ref.user_data = n;
     gnutls_session_set_ptr(n->tls, &n->conn_ref);
+    if (n->keylog)
+        gnutls_session_set_keylog_function(n->tls, on_keylog);
     return 0;
 }
 
@@ -406,6 +449,36 @@ static void on_fatal(sim_ngnode *n, int rv, const char *where)
             ngtcp2_strerror(rv), rv, (unsigned long long)n->ccerr.error_code);
 }
 
+/* Server: the preferred address in the transport parameters (RFC 9000 §18.2). Its CID and
+ * reset token come from the node's stream; ngtcp2_conn_server_new registers the CID as
+ * sequence 1 (§5.1.1), so packets carrying it are this connection's on any path. */
+static void set_preferred_address(sim_ngnode *n, ngtcp2_transport_params *p)
+{
+    if (n->pref4.family == RQ_AF_NONE && n->pref6.family == RQ_AF_NONE)
+        return;
+    ngtcp2_preferred_addr *pa = &p->preferred_address;
+    memset(pa, 0, sizeof *pa);
+    p->preferred_address_present = 1;
+    ngtcp2_sockaddr_union u;
+    ngtcp2_socklen len;
+    if (n->pref4.family == RQ_AF_INET4) {
+        to_sockaddr(&n->pref4, &u, &len);
+        memcpy(&pa->ipv4, &u.in, sizeof pa->ipv4);
+        pa->ipv4_present = 1;
+    }
+    if (n->pref6.family == RQ_AF_INET6) {
+        to_sockaddr(&n->pref6, &u, &len);
+        memcpy(&pa->ipv6, &u.in6, sizeof pa->ipv6);
+        pa->ipv6_present = 1;
+    }
+    uint8_t cid[NG_CID_LEN];
+    fill_random(n, cid, sizeof cid);
+    ngtcp2_cid_init(&pa->cid, cid, sizeof cid);
+    fill_random(n, pa->stateless_reset_token, sizeof pa->stateless_reset_token);
+    memcpy(n->st.preferred_cid, cid, sizeof cid);
+    n->st.preferred_cid_len = sizeof cid;
+}
+
 /* Server: the first Initial makes the connection (RFC 9000 §7.2: the client's SCID becomes our
  * DCID, its DCID is the original_destination_connection_id we echo). */
 static int accept_conn(sim_ngnode *n, rq_time now, const ngtcp2_path *path, const uint8_t *data,
@@ -423,6 +496,7 @@ static int accept_conn(sim_ngnode *n, rq_time now, const ngtcp2_path *path, cons
     p.original_dcid = hd.dcid;
     p.stateless_reset_token_present = 1;
     fill_random(n, p.stateless_reset_token, sizeof p.stateless_reset_token);
+    set_preferred_address(n, &p);
     uint8_t scid_buf[NG_CID_LEN];
     ngtcp2_cid scid;
     fill_random(n, scid_buf, sizeof scid_buf);
@@ -436,6 +510,14 @@ static int accept_conn(sim_ngnode *n, rq_time now, const ngtcp2_path *path, cons
     ngtcp2_conn_set_tls_native_handle(n->conn, n->tls);
     n->st.accepted++;
     return 0;
+}
+
+/* ngtcp2's current path, for the test to read. */
+static void note_path(sim_ngnode *n)
+{
+    const ngtcp2_path *p = ngtcp2_conn_get_path(n->conn);
+    n->st.path_local = from_sockaddr(&p->local);
+    n->st.path_remote = from_sockaddr(&p->remote);
 }
 
 static int node_recv(void *ctx, rq_time now, const rq_path_addr *path, uint8_t ecn,
@@ -453,10 +535,14 @@ static int node_recv(void *ctx, rq_time now, const rq_path_addr *path, uint8_t e
         if (rc || !n->conn)
             return rc;
     }
+    if (n->server && ((n->pref4.family && rq_addr_eq(&path->local, &n->pref4)) ||
+                      (n->pref6.family && rq_addr_eq(&path->local, &n->pref6))))
+        n->st.recv_at_preferred++;
     ngtcp2_pkt_info pi = {.ecn = ecn};
     int rv = ngtcp2_conn_read_pkt(n->conn, &ps.path, &pi, data, len, ng_ts(now));
     if (rv != 0)
         on_fatal(n, rv, "read_pkt");
+    note_path(n);
     return 0;
 }
 
@@ -535,6 +621,7 @@ static int node_send(void *ctx, rq_time now, rq_path_addr *path, uint8_t *ecn, u
         path->local = n->addr;
     n->st.last_local = path->local;
     n->st.last_remote = path->remote;
+    note_path(n);
     *ecn = (uint8_t)(pi.ecn & 3);
     *len = (size_t)w;
     return 0;
@@ -548,7 +635,20 @@ static rq_time node_next_timeout(void *ctx)
     ngtcp2_tstamp t = ngtcp2_conn_get_expiry(n->conn);
     if (t == UINT64_MAX)
         return RQ_TIME_NEVER;
-    return t <= NG_TS_BASE ? 0 : (rq_time)(t - NG_TS_BASE);
+    rq_time at = t <= NG_TS_BASE ? 0 : (rq_time)(t - NG_TS_BASE);
+    /* ngtcp2 0.12 can report an expiry that handling does not move: with a path validation
+     * pending on a path whose anti-amplification budget is spent (a server challenging the
+     * client's old path after the client moved to its preferred address, where nothing
+     * arrives any more), ngtcp2_conn_handle_expiry and write_pkt both do nothing and
+     * ngtcp2_conn_get_expiry returns the same past time. A real event loop spins on it while
+     * its clock moves on; virtual time would not move at all. So a timer that handling left
+     * where it was fires again one timer granule (1 ms, RFC 9002 kGranularity) later, as an
+     * OS timer would, until ngtcp2's validation timeout ends it. */
+    if (n->handled_at != RQ_TIME_NEVER && at <= n->handled_at && at == n->expiry_after) {
+        n->st.stuck_timers++;
+        return n->handled_at + RQ_MS;
+    }
+    return at;
 }
 
 static int node_on_timeout(void *ctx, rq_time now)
@@ -559,6 +659,11 @@ static int node_on_timeout(void *ctx, rq_time now)
     int rv = ngtcp2_conn_handle_expiry(n->conn, ng_ts(now));
     if (rv != 0)
         on_fatal(n, rv, "handle_expiry");
+    n->handled_at = now;
+    ngtcp2_tstamp t = ngtcp2_conn_get_expiry(n->conn);
+    n->expiry_after = t == UINT64_MAX   ? RQ_TIME_NEVER
+                      : t <= NG_TS_BASE ? 0
+                                        : (rq_time)(t - NG_TS_BASE);
     return 0;
 }
 
@@ -575,6 +680,7 @@ int sim_ngnode_new(sim *s, const char *name, bool server, const rq_addr *addr, s
     n->server = server;
     n->addr = *addr;
     n->stream = -1;
+    n->handled_at = RQ_TIME_NEVER;
     snprintf(n->name, sizeof n->name, "%s", name);
     const char *log = getenv("RQ_NG_LOG");
     n->log = log && *log && strcmp(log, "0") != 0;
@@ -590,6 +696,33 @@ int sim_ngnode_new(sim *s, const char *name, bool server, const rq_addr *addr, s
     }
     *out = n;
     return 0;
+}
+
+int sim_ngnode_set_preferred_address(sim_ngnode *n, const rq_addr *v4, const rq_addr *v6, bool own)
+{
+    if (!n || !n->server || n->conn || (!v4 && !v6) || (v4 && v4->family != RQ_AF_INET4) ||
+        (v6 && v6->family != RQ_AF_INET6))
+        return RQ_ERR_INVALID_ARG;
+    int rc = 0;
+    if (own && v4 && !sim_host_has_addr(n->host, v4))
+        rc = sim_host_add_addr(n->host, v4, 0);
+    if (!rc && own && v6 && !sim_host_has_addr(n->host, v6))
+        rc = sim_host_add_addr(n->host, v6, 0);
+    if (rc)
+        return rc;
+    memset(&n->pref4, 0, sizeof n->pref4);
+    memset(&n->pref6, 0, sizeof n->pref6);
+    if (v4)
+        n->pref4 = *v4;
+    if (v6)
+        n->pref6 = *v6;
+    return 0;
+}
+
+void sim_ngnode_set_keylog(sim_ngnode *n, void (*fn)(void *ctx, const char *line), void *ctx)
+{
+    n->keylog = fn;
+    n->keylog_ctx = ctx;
 }
 
 void sim_ngnode_free(sim_ngnode *n)

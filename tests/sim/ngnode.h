@@ -48,7 +48,15 @@ typedef struct sim_ngnode_state {
     unsigned paths_validated;
     unsigned paths_failed;
     rq_addr last_local, last_remote;
-    bool preferred_offered; /* client: the server sent a preferred_address (§9.6) */
+    rq_addr path_local, path_remote; /* ngtcp2's current path (ngtcp2_conn_get_path) */
+    bool preferred_offered;          /* client: the server sent a preferred_address (§9.6) */
+    /* Server: the CID (sequence 1) it advertised with its preferred address, once accepted. */
+    uint8_t preferred_cid[20];
+    uint8_t preferred_cid_len;
+    uint64_t recv_at_preferred; /* server: datagrams that arrived at a preferred address */
+    /* Times ngtcp2's timer stayed in the past after it was handled and the node re-armed it
+     * 1 ms later instead of spinning (ngtcp2 0.12 quirk, see ngnode.c node_next_timeout). */
+    uint64_t stuck_timers;
 
     /* Client script. */
     uint64_t to_send;
@@ -69,6 +77,22 @@ typedef struct sim_ngnode_state {
  * sim_qnode_server_config / sim_qnode_client_config). Errors: RQ_ERR_NOMEM,
  * RQ_ERR_CERTIFICATE, RQ_ERR_CRYPTO, RQ_ERR_INVALID_ARG. */
 int sim_ngnode_new(sim *s, const char *name, bool server, const rq_addr *addr, sim_ngnode **out);
+
+/* Server: advertises a preferred address (RFC 9000 §9.6.1) in the transport parameters of the
+ * connection it accepts: v4 and/or v6 (either may be NULL, not both), with a fresh CID, which
+ * ngtcp2 numbers sequence 1, and stateless reset token. With `own` the host also takes the
+ * addresses, so that datagrams to them reach the same ngtcp2 connection (with the address they
+ * arrived at as the path's local address, which is how ngtcp2 tells the paths apart); without
+ * it they are advertised but black holes (datagrams to them are dropped as dst_not_local).
+ * Call before the client's first Initial arrives. Errors: RQ_ERR_INVALID_ARG (a client, a
+ * connection already accepted, neither address, a family that does not match), RQ_ERR_NOMEM. */
+int sim_ngnode_set_preferred_address(sim_ngnode *n, const rq_addr *v4, const rq_addr *v6, bool own);
+
+/* Gives every TLS secret of the node's connection to fn as an NSS key-log line ("LABEL
+ * <client random> <secret>", hex), e.g. qtrace_keylog_line, so that a decrypting trace can
+ * open this side's packets when they are sent. Call before the connection exists (before
+ * sim_ngnode_connect, or before the client's first Initial reaches a server). */
+void sim_ngnode_set_keylog(sim_ngnode *n, void (*fn)(void *ctx, const char *line), void *ctx);
 
 /* Releases the node (after sim_free or before: the host stays in the sim, silent). NULL is
  * ignored. */

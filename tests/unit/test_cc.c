@@ -196,6 +196,43 @@ static void test_rfc9002_6_4_discard_and_reset(void)
     RQ_CHECK(cc.ops == &rq_cc_newreno_ops);
 }
 
+/* REC-7.2-01 (RFC 9002 §7.2): the initial window is 10 × max_datagram_size capped at
+ * max(14720, 2 × max_datagram_size), recomputed for the size a path starts with: a controller
+ * that ran on a 1500-byte path, grew and saw losses, reset for a new path of 1200-byte
+ * datagrams, starts again at 12000 bytes in slow start. */
+static void test_initial_window_after_reset_rec_7_2_01(void)
+{
+    RQ_CHECK_EQ_U64(rq_cc_initial_window(1200), 12000);
+    RQ_CHECK_EQ_U64(rq_cc_initial_window(1000), 10000); /* 10 × mds below the cap */
+    RQ_CHECK_EQ_U64(rq_cc_initial_window(1472), 14720); /* exactly the cap */
+    RQ_CHECK_EQ_U64(rq_cc_initial_window(1500), 14720); /* capped at 14720 */
+    RQ_CHECK_EQ_U64(rq_cc_initial_window(9000), 18000); /* capped at 2 × mds > 14720 */
+    RQ_CHECK_EQ_U64(rq_cc_initial_window(65527), 131054);
+    rq_cc cc;
+    rq_cc_init(&cc, &rq_cc_newreno_ops, 1500);
+    RQ_CHECK_EQ_U64(cc.cwnd, 14720);
+    for (int i = 0; i < 9; i++)
+        rq_cc_on_sent(&cc, 1500, 0);
+    for (int i = 0; i < 8; i++)
+        rq_cc_on_acked(&cc, 1500, 0, NULL, 50 * RQ_MS);
+    RQ_CHECK(cc.cwnd > 14720);
+    rq_cc_on_lost(&cc, 1500, 10 * RQ_MS, 60 * RQ_MS);
+    RQ_CHECK(cc.in_recovery);
+    RQ_CHECK(cc.ssthresh != UINT64_MAX);
+    rq_cc_reset(&cc, 1200);
+    RQ_CHECK_EQ_U64(cc.max_datagram_size, 1200);
+    RQ_CHECK_EQ_U64(cc.cwnd, 12000);
+    RQ_CHECK_EQ_U64(cc.ssthresh, UINT64_MAX);
+    RQ_CHECK_EQ_U64(cc.bytes_in_flight, 0);
+    RQ_CHECK(!cc.in_recovery);
+    RQ_CHECK(rq_cc_can_send(&cc, 12000));
+    RQ_CHECK(!rq_cc_can_send(&cc, 12001));
+    /* A fresh path's size shrinking while the window is still initial recomputes it. */
+    rq_cc_init(&cc, &rq_cc_newreno_ops, 1500);
+    rq_cc_set_max_datagram_size(&cc, 1200);
+    RQ_CHECK_EQ_U64(cc.cwnd, 12000);
+}
+
 int main(void)
 {
     RQ_RUN(test_rfc9002_7_2_initial_and_minimum_window);
@@ -207,5 +244,6 @@ int main(void)
     RQ_RUN(test_rfc9002_7_8_app_limited_no_growth);
     RQ_RUN(test_rfc9002_7_2_max_datagram_size_change);
     RQ_RUN(test_rfc9002_6_4_discard_and_reset);
+    RQ_RUN(test_initial_window_after_reset_rec_7_2_01);
     return rq_test_summary();
 }

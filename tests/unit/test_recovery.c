@@ -720,6 +720,160 @@ static void test_rfc9002_a_randomized_invariants(void)
     RQ_CHECK(seen['a'] > 0 && seen['l'] > 0 && seen['d'] > 0 && seen['p'] > 0);
 }
 
+/* REC-6.2.2-01 (RFC 9002 §6.2.2): a path with no RTT sample uses kInitialRtt for its PTO even
+ * when another path of the connection has a small RTT: path 0 (sampled, 20 ms) and path 1 (new)
+ * each arm a PTO from their own estimator. An Application packet on the new path: 333 + 4 ×
+ * 166.5 + 25 (max_ack_delay) = 1024 ms; on path 0: 20 + 40 + 25 = 85 ms. The same after path 0
+ * is reset (a new address, RFC 9000 §9.4). */
+static void test_new_path_pto_uses_initial_rtt_rec_6_2_2_01(void)
+{
+    harness h;
+    h_init(&h);
+    h_send(&h, APP, 0, 0, 0, 1200, true, true);
+    RQ_CHECK_ERR(h_ack1(&h, APP, 20 * MS, 0, 0), RQ_OK);
+    RQ_CHECK_EQ_U64(h.rtt[0].smoothed_rtt, 20 * MS);
+    RQ_CHECK(!h.rtt[1].has_sample);
+    h_send(&h, APP, 1, 2 * RQ_SEC, 1, 1200, true, true);
+    RQ_CHECK_EQ_U64(rq_recovery_deadline(&h.r), 2 * RQ_SEC + 1024 * MS);
+    /* The PTO fires there and asks for probes; the backoff doubles the whole period. */
+    rq_recovery_probe pr;
+    RQ_CHECK_ERR(rq_recovery_on_timeout(&h.r, 2 * RQ_SEC + 1023 * MS, &h.env, &pr), RQ_OK);
+    RQ_CHECK_EQ_U64(pr.count, 0);
+    RQ_CHECK_ERR(rq_recovery_on_timeout(&h.r, 2 * RQ_SEC + 1024 * MS, &h.env, &pr), RQ_OK);
+    RQ_CHECK_EQ_U64(pr.count, 2);
+    RQ_CHECK_EQ_U64(rq_recovery_deadline(&h.r), 2 * RQ_SEC + 2048 * MS);
+    rq_recovery_free(&h.r);
+
+    h_init(&h); /* path 0 sampled, then reset */
+    h_send(&h, APP, 0, 0, 0, 1200, true, true);
+    RQ_CHECK_ERR(h_ack1(&h, APP, 20 * MS, 0, 0), RQ_OK);
+    h_send(&h, APP, 1, 30 * MS, 0, 1200, true, true);
+    RQ_CHECK_EQ_U64(rq_recovery_deadline(&h.r), 30 * MS + 85 * MS);
+    uint64_t bytes = 0;
+    rq_recovery_detach_path(&h.r, 0, 40 * MS, &h.env, &bytes);
+    rq_rtt_init(&h.rtt[0]);
+    rq_cc_reset(&h.cc[0], RQ_CC_INITIAL_DATAGRAM_SIZE);
+    h_send(&h, APP, 2, 50 * MS, 0, 1200, true, true);
+    RQ_CHECK_EQ_U64(rq_recovery_deadline(&h.r), 50 * MS + 1024 * MS);
+    /* Handshake space on a fresh path: no max_ack_delay, 999 ms. */
+    harness g;
+    h_init(&g);
+    g.env.handshake_confirmed = false;
+    RQ_CHECK_ERR(h_send_ae(&g, HS, 0, 7 * MS), RQ_OK);
+    RQ_CHECK_EQ_U64(rq_recovery_deadline(&g.r), 7 * MS + 999 * MS);
+    rq_recovery_free(&h.r);
+    rq_recovery_free(&g.r);
+}
+
+/* REC-6.2.2-02 (RFC 9002 §6.2.2): a path seeded with its challenge round trip (40 ms) arms its
+ * PTO from the seed (40 + 80 + 25 = 145 ms), yet the seed is no sample: losses before the first
+ * ACK sample on that path start no persistent congestion period however far apart (here 1.5 s,
+ * beyond the seeded duration of 435 ms), and the first ACK sample replaces the seed. */
+static void test_seeded_path_not_sampled_rec_6_2_2_02(void)
+{
+    harness h;
+    h_init(&h);
+    rq_rtt_seed(&h.rtt[1], 40 * MS);
+    RQ_CHECK_EQ_U64(rq_rtt_persistent_congestion_duration(&h.rtt[1], 25 * MS), 435 * MS);
+    h_send(&h, APP, 0, RQ_SEC, 1, 1200, true, true);
+    RQ_CHECK_EQ_U64(rq_recovery_deadline(&h.r), RQ_SEC + 145 * MS);
+    h_send(&h, APP, 1, RQ_SEC + 500 * MS, 1, 1200, true, true);
+    h_send(&h, APP, 2, 2 * RQ_SEC + 500 * MS, 1, 1200, true, true);
+    h_send(&h, APP, 3, 2 * RQ_SEC + 600 * MS, 1, 1200, true, true);
+    h_send(&h, APP, 4, 2 * RQ_SEC + 700 * MS, 1, 1200, true, true);
+    RQ_CHECK_ERR(h_ack1(&h, APP, 2 * RQ_SEC + 750 * MS, 4, 4), RQ_OK);
+    /* pn 0 and 1 by packet threshold, 2 and 3 by time (9/8 × 50 ms after the new sample). */
+    RQ_CHECK_EQ_U64(count_kind(&h, 'l'), 4);
+    RQ_CHECK_EQ_U64(count_kind(&h, 'p'), 0);
+    RQ_CHECK(h.rtt[1].has_sample);
+    RQ_CHECK_EQ_U64(h.rtt[1].min_rtt, 50 * MS);
+    RQ_CHECK_EQ_U64(h.rtt[1].smoothed_rtt, 50 * MS);
+    RQ_CHECK_EQ_U64(h.cc[1].cwnd, 6000); /* one congestion event, no collapse */
+    rq_recovery_free(&h.r);
+}
+
+/* REC-7.6.2-01 (RFC 9002 §7.6.2): no persistent congestion before the path's first RTT sample,
+ * also straight after a reset. Path 0 had a sample (100 ms); the same losses (ack-eliciting,
+ * 3.8 s apart, nothing acknowledged between: beyond both the sampled duration of 825 ms and a
+ * fresh estimator's 3072 ms) collapse the window when the path keeps its estimator, and do not
+ * when the path was reset (new address) before they were sent: the ACK that declares them
+ * brings the path's first sample, which postdates them. */
+static void test_no_persistent_congestion_before_sample_after_reset_rec_7_6_2_01(void)
+{
+    for (int reset = 0; reset < 2; reset++) {
+        harness h;
+        pc_setup(&h);
+        RQ_CHECK(h.rtt[0].has_sample);
+        if (reset) {
+            rq_rtt_init(&h.rtt[0]);
+            rq_cc_reset(&h.cc[0], RQ_CC_INITIAL_DATAGRAM_SIZE);
+        }
+        h_send_ae(&h, APP, 1, 200 * MS);
+        h_send_ae(&h, APP, 2, 2 * RQ_SEC);
+        h_send_ae(&h, APP, 3, 4 * RQ_SEC);
+        h_send_ae(&h, APP, 4, 4100 * MS);
+        RQ_CHECK_ERR(h_ack1(&h, APP, 4200 * MS, 4, 4), RQ_OK);
+        RQ_CHECK_EQ_U64(count_kind(&h, 'l'), 3);
+        RQ_CHECK_EQ_U64(count_kind(&h, 'p'), reset ? 0 : 1);
+        RQ_CHECK_EQ_U64(h.cc[0].cwnd, reset ? 6000 : 2400);
+        RQ_CHECK_EQ_INT(h.cc[0].in_recovery, reset);
+        if (reset) {
+            RQ_CHECK_EQ_U64(h.rtt[0].first_sample_time, 4200 * MS);
+            /* Once sampled, the path can be in persistent congestion again: two losses 1.2 s
+             * apart (duration now (100 + 200 + 25) × 3 = 975 ms) collapse it. */
+            h.n = 0;
+            h_send_ae(&h, APP, 5, 4300 * MS);
+            h_send_ae(&h, APP, 6, 5000 * MS);
+            h_send_ae(&h, APP, 7, 5500 * MS);
+            h_send_ae(&h, APP, 8, 5550 * MS);
+            RQ_CHECK_ERR(h_ack1(&h, APP, 5650 * MS, 8, 8), RQ_OK);
+            RQ_CHECK_EQ_U64(count_kind(&h, 'l'), 3);
+            RQ_CHECK_EQ_U64(count_kind(&h, 'p'), 1);
+            RQ_CHECK_EQ_U64(h.cc[0].cwnd, 2400);
+        }
+        RQ_CHECK_ERR(rq_recovery_check(&h.r), RQ_OK);
+        rq_recovery_free(&h.r);
+    }
+}
+
+/* REC-6.2.2.1-01 (RFC 9002 §6.2.2.1 / A.8), as it applies to a server on an unvalidated
+ * migrated path: a PTO armed while the server could still send (a fresh path: 1024 ms) is not
+ * fired once the server is blocked by the 3x limit: no probe is asked for, the backoff does not
+ * grow, the timer is disarmed. A datagram from the client lifts the block and re-arms it from
+ * the last ack-eliciting packet; the probe then goes out. Time-threshold loss detection is
+ * not a PTO and still runs while blocked. */
+static void test_blocked_server_pto_cancelled_rec_6_2_2_1_01(void)
+{
+    harness h;
+    h_init(&h);
+    h_send(&h, APP, 0, 0, 1, 1200, true, true); /* the PATH_CHALLENGE on the new path 1 */
+    RQ_CHECK_EQ_U64(rq_recovery_deadline(&h.r), 1024 * MS);
+    h.env.amplification_blocked = true; /* that datagram used the whole budget */
+    rq_recovery_probe pr;
+    RQ_CHECK_ERR(rq_recovery_on_timeout(&h.r, 1024 * MS, &h.env, &pr), RQ_OK);
+    RQ_CHECK_EQ_U64(pr.count, 0);
+    RQ_CHECK_EQ_U64(rq_recovery_pto_count(&h.r), 0);
+    RQ_CHECK_EQ_U64(rq_recovery_deadline(&h.r), RQ_TIME_NEVER);
+    h.env.amplification_blocked = false; /* the client sent more */
+    rq_recovery_set_timer(&h.r, 1500 * MS, &h.env);
+    RQ_CHECK_EQ_U64(rq_recovery_deadline(&h.r), 1024 * MS);
+    RQ_CHECK_ERR(rq_recovery_on_timeout(&h.r, 1500 * MS, &h.env, &pr), RQ_OK);
+    RQ_CHECK_EQ_U64(pr.count, 2);
+    RQ_CHECK_EQ_U64(rq_recovery_pto_count(&h.r), 1);
+    rq_recovery_free(&h.r);
+
+    h_init(&h); /* a time-threshold loss while blocked is still declared */
+    h_send(&h, APP, 0, 0, 0, 1200, true, true);
+    h_send(&h, APP, 1, 10 * MS, 0, 1200, true, true);
+    RQ_CHECK_ERR(h_ack1(&h, APP, 110 * MS, 1, 1), RQ_OK); /* sample 100 ms; pn 0 not yet lost */
+    RQ_CHECK_EQ_U64(rq_recovery_deadline(&h.r), 112500 * RQ_MS / 1000);
+    h.env.amplification_blocked = true;
+    RQ_CHECK_ERR(rq_recovery_on_timeout(&h.r, 112500 * RQ_MS / 1000, &h.env, &pr), RQ_OK);
+    RQ_CHECK_EQ_U64(count_kind(&h, 'l'), 1);
+    RQ_CHECK_EQ_U64(rq_recovery_deadline(&h.r), RQ_TIME_NEVER);
+    rq_recovery_free(&h.r);
+}
+
 int main(void)
 {
     int64_t base = rq_mem_live();
@@ -740,6 +894,10 @@ int main(void)
     RQ_RUN(test_rfc9002_b_7_ecn_ce);
     RQ_RUN(test_recovery_ledger_cap);
     RQ_RUN(test_rfc9002_a_randomized_invariants);
+    RQ_RUN(test_new_path_pto_uses_initial_rtt_rec_6_2_2_01);
+    RQ_RUN(test_seeded_path_not_sampled_rec_6_2_2_02);
+    RQ_RUN(test_no_persistent_congestion_before_sample_after_reset_rec_7_6_2_01);
+    RQ_RUN(test_blocked_server_pto_cancelled_rec_6_2_2_1_01);
     if (rq_mem_live() != base) {
         fprintf(stderr, "leak: %lld allocations\n", (long long)(rq_mem_live() - base));
         return 1;

@@ -129,6 +129,58 @@ static void test_rfc9000_9_4_reset_for_new_path(void)
     RQ_CHECK_EQ_U64(r.latest_rtt, 0);
 }
 
+/* REC-6.2.2-01 (RFC 9002 §6.2.2): a path with no RTT sample of its own (a new path, or one
+ * reset after an address change) uses kInitialRtt = 333 ms, whatever an earlier estimate said:
+ * PTO = 333 + 4 × 166.5 + max_ack_delay (25 ms) = 1024 ms. */
+static void test_new_path_initial_rtt_rec_6_2_2_01(void)
+{
+    RQ_CHECK_EQ_U64(RQ_K_INITIAL_RTT, 333 * RQ_MS);
+    rq_rtt r;
+    rq_rtt_init(&r);
+    rq_rtt_update(&r, 12 * RQ_MS, 0, 0, false, RQ_SEC);
+    rq_rtt_update(&r, 14 * RQ_MS, 0, 0, false, 2 * RQ_SEC);
+    RQ_CHECK(rq_rtt_pto_base(&r) < 100 * RQ_MS);
+    rq_rtt_init(&r); /* the path is reset */
+    RQ_CHECK(!r.has_sample);
+    RQ_CHECK_EQ_U64(r.smoothed_rtt, 333 * RQ_MS);
+    RQ_CHECK_EQ_U64(r.rttvar, 166500000);
+    RQ_CHECK_EQ_U64(r.min_rtt, 0);
+    RQ_CHECK_EQ_U64(r.first_sample_time, 0);
+    RQ_CHECK_EQ_U64(rq_rtt_pto_base(&r), 999 * RQ_MS);
+    RQ_CHECK_EQ_U64(rq_rtt_pto_base(&r) + 25 * RQ_MS, 1024 * RQ_MS);
+}
+
+/* REC-6.2.2-02 (RFC 9002 §6.2.2): the PATH_CHALLENGE → PATH_RESPONSE delay may seed a new
+ * path's initial RTT (smoothed = challenge RTT, rttvar = half) but is no RTT sample: min_rtt,
+ * latest_rtt and the first-sample time stay unset, and the first ACK-based sample replaces the
+ * seed entirely (§5.3 first-sample rule). A seed never overrides a real sample. */
+static void test_challenge_rtt_seed_not_a_sample_rec_6_2_2_02(void)
+{
+    rq_rtt r;
+    rq_rtt_init(&r);
+    rq_rtt_seed(&r, 0); /* no challenge RTT: nothing changes */
+    RQ_CHECK_EQ_U64(r.smoothed_rtt, RQ_K_INITIAL_RTT);
+    rq_rtt_seed(&r, 42 * RQ_MS);
+    RQ_CHECK(!r.has_sample);
+    RQ_CHECK_EQ_U64(r.smoothed_rtt, 42 * RQ_MS);
+    RQ_CHECK_EQ_U64(r.rttvar, 21 * RQ_MS);
+    RQ_CHECK_EQ_U64(r.min_rtt, 0);
+    RQ_CHECK_EQ_U64(r.latest_rtt, 0);
+    RQ_CHECK_EQ_U64(r.first_sample_time, 0);
+    RQ_CHECK_EQ_U64(rq_rtt_pto_base(&r), 126 * RQ_MS); /* the seed is used for the PTO */
+    /* The first ACK sample (80 ms, with an ack delay that is not subtracted) is a first
+     * sample: no smoothing with the seed. */
+    rq_rtt_update(&r, 80 * RQ_MS, 5 * RQ_MS, 25 * RQ_MS, true, 3 * RQ_SEC);
+    RQ_CHECK(r.has_sample);
+    RQ_CHECK_EQ_U64(r.min_rtt, 80 * RQ_MS);
+    RQ_CHECK_EQ_U64(r.smoothed_rtt, 80 * RQ_MS);
+    RQ_CHECK_EQ_U64(r.rttvar, 40 * RQ_MS);
+    RQ_CHECK_EQ_U64(r.first_sample_time, 3 * RQ_SEC);
+    rq_rtt_seed(&r, 5 * RQ_MS); /* too late: ignored */
+    RQ_CHECK_EQ_U64(r.smoothed_rtt, 80 * RQ_MS);
+    RQ_CHECK_EQ_U64(r.min_rtt, 80 * RQ_MS);
+}
+
 int main(void)
 {
     RQ_RUN(test_rfc9002_5_3_initial_values);
@@ -140,5 +192,7 @@ int main(void)
     RQ_RUN(test_rfc9002_6_1_2_loss_delay);
     RQ_RUN(test_rfc9002_7_6_1_persistent_congestion_duration);
     RQ_RUN(test_rfc9000_9_4_reset_for_new_path);
+    RQ_RUN(test_new_path_initial_rtt_rec_6_2_2_01);
+    RQ_RUN(test_challenge_rtt_seed_not_a_sample_rec_6_2_2_02);
     return rq_test_summary();
 }
