@@ -132,6 +132,13 @@ RQ_API int rq_conn_probe_path(rq_conn *conn, rq_time now, const rq_path_addr *pa
  * handshake not confirmed, or migration disabled by the server). */
 RQ_API int rq_conn_migrate(rq_conn *conn, rq_time now, uint32_t path_id);
 
+/* Replaces every connection ID this endpoint has given the peer so far (RFC 9000 §5.1.2):
+ * new ones go out with Retire Prior To above all the old ones, which the peer must retire.
+ * The old ones stay usable until the peer has retired them (MIG-5.1.2-02); a second rotation
+ * waits until it has (MIG-5.1.2-06). Returns 0, RQ_ERR_AGAIN (the handshake is not confirmed,
+ * or the previous rotation is not finished) or RQ_ERR_INVALID_ARG (zero-length CIDs). */
+RQ_API int rq_conn_rotate_cids(rq_conn *conn, rq_time now);
+
 /* The current path's addresses and its smoothed RTT (for reports). */
 RQ_API int rq_conn_path_info(const rq_conn *conn, uint32_t path_id, rq_path_addr *addr,
                              rq_time *smoothed_rtt, bool *validated);
