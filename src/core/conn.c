@@ -300,6 +300,30 @@ void rq_conn_touch_idle(rq_conn *c, rq_time now)
 {
     rq_time idle = idle_period(c);
     c->idle_deadline = idle == RQ_TIME_NEVER ? RQ_TIME_NEVER : now + idle;
+    uint64_t lae = c->spaces[RQ_PN_SPACE_APPLICATION].ack.largest_ack_eliciting;
+    if (lae != c->quiet_lae) {
+        c->quiet_lae = lae;
+        c->quiet_pings = 0;
+    }
+}
+
+/* A client with open streams whose server went quiet, with nothing of its own in flight to
+ * provoke an answer: after a NAT rebinding the server's packets go to a binding that is
+ * gone, and only a packet from the client tells the server where it is now (RFC 9000 §9.3;
+ * RFC 9308 §3.2). A PING a PTO after the last packet heard, backing off, at most
+ * RQ_QUIET_PINGS of them until the server sends again, so an idle connection still ends. */
+#define RQ_QUIET_PINGS 4
+
+static rq_time quiet_deadline(const rq_conn *c)
+{
+    if (c->role != RQ_ROLE_CLIENT || !c->handshake_confirmed || c->state != RQ_CONN_ESTABLISHED ||
+        c->streams.count == 0 || c->quiet_pings >= RQ_QUIET_PINGS || c->ping_pending ||
+        rq_recovery_ack_eliciting_in_flight(&c->rec))
+        return RQ_TIME_NEVER;
+    const rq_ackrecv *a = &c->spaces[RQ_PN_SPACE_APPLICATION].ack;
+    if (a->largest == RQ_PN_NONE)
+        return RQ_TIME_NEVER;
+    return a->largest_time + (rq_conn_pto(c) << c->quiet_pings);
 }
 
 static rq_time min_time(rq_time a, rq_time b)
@@ -324,6 +348,7 @@ rq_time rq_conn_next_timeout(const rq_conn *c)
             t = min_time(t, rq_ackrecv_deadline(&c->spaces[i].ack));
     if (c->keepalive && c->handshake_complete && can_send)
         t = min_time(t, c->last_ack_eliciting_sent + c->keepalive);
+    t = min_time(t, quiet_deadline(c));
     if (c->has_rx_prev)
         t = min_time(t, c->rx_prev_discard);
     t = min_time(t, rq_conn_paths_next_timeout(c));
@@ -364,6 +389,10 @@ void rq_conn_on_timeout(rq_conn *c, rq_time now)
     }
     if (c->keepalive && c->handshake_complete && now >= c->last_ack_eliciting_sent + c->keepalive)
         c->ping_pending = true;
+    if (now >= quiet_deadline(c)) {
+        c->ping_pending = true;
+        c->quiet_pings++;
+    }
     rq_conn_keys_on_timeout(c, now);
     rq_conn_linger_expire(c, now);
     rq_conn_paths_on_timeout(c, now);

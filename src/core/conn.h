@@ -115,6 +115,10 @@ struct rq_conn {
     uint32_t tx_path;         /* the path of the datagram being built */
     uint32_t rx_path;         /* the path of the datagram being processed */
     rq_addr handshake_remote; /* client: the server address the handshake went to */
+    /* Client: PINGs sent since the server last sent an ack-eliciting packet, while streams
+     * are open and nothing of ours is in flight (rq_conn_next_timeout, "quiet server"). */
+    unsigned quiet_pings;
+    uint64_t quiet_lae; /* the largest ack-eliciting packet number seen when last checked */
     /* A datagram from a 4-tuple with no path yet: the path is made only once one of its
      * packets authenticates (RFC 9000 §5.2, MIG-5.2-03: forged datagrams change nothing). */
     bool rx_pending;

@@ -65,9 +65,13 @@ void rq_conn_paths_reassign_cids(rq_conn *c, uint32_t orphaned)
     }
 }
 
-/* A path we stop using: its own peer CID is retired (RFC 9000 §5.1.2). */
-static void drop_path(rq_conn *c, rq_path *p)
+static void detach(rq_conn *c, rq_path *p, rq_time now);
+
+/* A path we stop using: its own peer CID is retired (RFC 9000 §5.1.2), and its packets still
+ * in flight stop counting for it: the slot may hold another path before they are settled. */
+static void drop_path(rq_conn *c, rq_path *p, rq_time now)
 {
+    detach(c, p, now);
     if (p->owns_cid)
         (void)rq_cids_retire_path(&c->cids, (int)p->id);
     p->in_use = false;
@@ -136,23 +140,25 @@ rq_path *rq_conn_path_find(rq_conn *c, const rq_path_addr *addr, bool *fresh)
 
 rq_path *rq_conn_path_new(rq_conn *c, const rq_path_addr *addr, rq_time now)
 {
-    /* A new 4-tuple: a free slot, else the least recently heard unvalidated spare one (a peer
-     * cannot make us hold more than RQ_MAX_PATHS paths). */
+    /* A new 4-tuple: a free slot, else the least recently heard spare one, unvalidated ones
+     * first (a peer cannot make us hold more than RQ_MAX_PATHS paths; a NAT that rebinds
+     * again and again leaves validated bindings behind that are dead). */
     rq_path *slot = NULL;
     for (uint32_t i = 0; i < RQ_MAX_PATHS && !slot; i++)
         if (!c->paths[i].in_use)
             slot = &c->paths[i];
-    for (uint32_t i = 0; i < RQ_MAX_PATHS && !slot; i++) {
-        rq_path *p = &c->paths[i];
-        if (i == c->active_path || i == c->fallback_path || p->validated)
-            continue;
-        if (!slot || p->last_recv < slot->last_recv)
-            slot = p;
-    }
+    for (int pass = 0; pass < 2 && !slot; pass++)
+        for (uint32_t i = 0; i < RQ_MAX_PATHS; i++) {
+            rq_path *p = &c->paths[i];
+            if (i == c->active_path || i == c->fallback_path || p->validated != (pass == 1))
+                continue;
+            if (!slot || p->last_recv < slot->last_recv)
+                slot = p;
+        }
     if (!slot)
         return NULL;
     if (slot->in_use)
-        drop_path(c, slot);
+        drop_path(c, slot, now);
     uint32_t id = (uint32_t)(slot - c->paths);
     rq_path_addr a = *addr;
     if (a.local.family == RQ_AF_NONE)
@@ -229,13 +235,13 @@ int rq_conn_path_new_challenge(rq_conn *c, rq_path *p, uint8_t data[8], rq_time 
     return 0;
 }
 
-static void abandon_paths_to(rq_conn *c, const rq_addr *remote)
+static void abandon_paths_to(rq_conn *c, const rq_addr *remote, rq_time now)
 {
     for (uint32_t i = 0; i < RQ_MAX_PATHS; i++) {
         rq_path *p = &c->paths[i];
         if (p->in_use && i != c->active_path && i != c->fallback_path &&
             rq_addr_eq(&p->addr.remote, remote))
-            drop_path(c, p);
+            drop_path(c, p, now);
     }
 }
 
@@ -264,7 +270,7 @@ void rq_conn_path_on_response(rq_conn *c, const uint8_t data[8], rq_time now)
             if (p->preferred && i != c->active_path && c->state == RQ_CONN_ESTABLISHED) {
                 rq_addr original = c->paths[c->active_path].addr.remote;
                 client_migrate(c, now, i);
-                abandon_paths_to(c, &original);
+                abandon_paths_to(c, &original, now);
                 return;
             }
             if (p->migrate_when_validated && i != c->active_path) {
@@ -375,7 +381,7 @@ static void fail_validation(rq_conn *c, rq_path *p, rq_time now)
         /* An old path that no longer answers is no longer a place to fall back to. */
         if (c->fallback_path == p->id)
             c->fallback_path = c->active_path;
-        drop_path(c, p);
+        drop_path(c, p, now);
         return;
     }
     rq_path *fb = &c->paths[c->fallback_path];
@@ -385,7 +391,7 @@ static void fail_validation(rq_conn *c, rq_path *p, rq_time now)
         c->active_path = fb->id;
         c->dcid = *rq_conn_path_dcid(c, fb);
         path_event(c, RQ_EV_PATH_ACTIVE, fb);
-        drop_path(c, p);
+        drop_path(c, p, now);
         if (c->qlog)
             (void)rq_qlog_migration_state_updated(c->qlog, now, p->id, RQ_QLOG_MIGRATION_NONE,
                                                   RQ_QLOG_MIGRATION_ABANDONED);
@@ -490,7 +496,7 @@ static void rehome_preferred(rq_conn *c, rq_time now, const rq_path_addr *addr)
     if (start_probe(c, now, &to_pref, &id) != 0)
         return;
     c->paths[id].preferred = true;
-    drop_path(c, old);
+    drop_path(c, old, now);
 }
 
 int rq_conn_probe_path(rq_conn *c, rq_time now, const rq_path_addr *addr, uint32_t *path_id)
@@ -522,7 +528,7 @@ static void client_migrate(rq_conn *c, rq_time now, uint32_t path_id)
     else if (!p->validating)
         start_validation(c, p, now);
     /* §5.1.2: the old path's CID goes once the old path is left. */
-    drop_path(c, old);
+    drop_path(c, old, now);
     if (c->fallback_path == old->id)
         c->fallback_path = path_id;
     path_event(c, RQ_EV_PATH_ACTIVE, p);
