@@ -192,6 +192,13 @@ int rq_cids_retire_path(rq_cids *c, int path_id)
     return 0;
 }
 
+void rq_cids_hand_over(rq_cids *c, int from, int to)
+{
+    for (size_t i = 0; i < c->npeer; i++)
+        if (c->peer[i].path == from)
+            c->peer[i].path = to;
+}
+
 /* Checks a NEW_CONNECTION_ID against what we hold: 1 = an exact repeat, 0 = new, or an
  * error. */
 static int check_conflicts(const rq_cids *c, uint64_t seq, const rq_cid *cid,

@@ -77,6 +77,9 @@ int rq_cids_take_unused(rq_cids *c, int path_id, rq_cid *out);
 /* Retires the peer CIDs path_id used (RFC 9000 §5.1.2: once a path is no longer used),
  * queuing RETIRE_CONNECTION_ID. Returns 0 or RQ_ERR_CONNECTION_ID_LIMIT. */
 int rq_cids_retire_path(rq_cids *c, int path_id);
+/* The peer CIDs path `from` used are now path `to`'s (a path that borrowed its CID outlives
+ * the one it borrowed from). */
+void rq_cids_hand_over(rq_cids *c, int from, int to);
 
 /* How many peer CIDs are unused (spares for new paths). */
 size_t rq_cids_spare(const rq_cids *c);

@@ -72,6 +72,17 @@ static void detach(rq_conn *c, rq_path *p, rq_time now);
 static void drop_path(rq_conn *c, rq_path *p, rq_time now)
 {
     detach(c, p, now);
+    /* A path that had no spare CID of its own borrowed this one (rq_conn_path_new): it keeps
+     * it, since retiring a CID still in use is a PROTOCOL_VIOLATION (§19.16). */
+    for (uint32_t i = 0; i < RQ_MAX_PATHS && p->owns_cid; i++) {
+        rq_path *q = &c->paths[i];
+        if (q != p && q->in_use && !q->owns_cid && rq_cid_eq(rq_conn_path_dcid(c, q), &p->dcid)) {
+            rq_cids_hand_over(&c->cids, (int)p->id, (int)q->id);
+            q->dcid = p->dcid;
+            q->has_dcid = q->owns_cid = true;
+            p->owns_cid = false;
+        }
+    }
     if (p->owns_cid)
         (void)rq_cids_retire_path(&c->cids, (int)p->id);
     p->in_use = false;
@@ -292,11 +303,14 @@ void rq_conn_path_on_response(rq_conn *c, const uint8_t data[8], rq_time now)
     /* §8.2.2: a response matching no challenge is ignored. */
 }
 
-/* Stops counting the in-flight packets of path p (RFC 9000 §9.4). */
+/* Stops counting the in-flight packets of path p (RFC 9000 §9.4). Those of a path that was
+ * never validated are lost outright: it did not answer, so they will not arrive either. */
 static void detach(rq_conn *c, rq_path *p, rq_time now)
 {
     rq_recovery_env env;
     rq_conn_recovery_env(c, &env);
+    if (!p->validated)
+        rq_recovery_lose_path(&c->rec, p->id, now, &env);
     uint64_t bytes = 0;
     rq_recovery_detach_path(&c->rec, p->id, now, &env, &bytes);
     rq_cc_on_discarded(&p->cc, bytes);
@@ -516,6 +530,14 @@ int rq_conn_probe_path(rq_conn *c, rq_time now, const rq_path_addr *addr, uint32
 static void client_migrate(rq_conn *c, rq_time now, uint32_t path_id)
 {
     rq_path *p = &c->paths[path_id], *old = &c->paths[c->active_path];
+    /* Break before make: the application moves before the new path answered because the old
+     * one is dead; what is in flight there is lost, and waiting for the loss timers (a
+     * fresh path's, once the old path is gone) would stall for several round trips. */
+    if (!p->validated) {
+        rq_recovery_env env;
+        rq_conn_recovery_env(c, &env);
+        rq_recovery_lose_path(&c->rec, old->id, now, &env);
+    }
     /* §9.4: packets sent on the old path no longer count; the new path starts afresh, its
      * initial RTT the probe's round trip, which is no RTT sample (RFC 9002 §6.2.2,
      * REC-6.2.2-02: min_rtt and persistent congestion wait for an ACK). */

@@ -650,6 +650,19 @@ void rq_recovery_detach_path(rq_recovery *r, uint32_t path_id, rq_time now,
     rq_recovery_set_timer(r, now, env);
 }
 
+void rq_recovery_lose_path(rq_recovery *r, uint32_t path_id, rq_time now,
+                           const rq_recovery_env *env)
+{
+    for (int sp = 0; sp < 3; sp++) {
+        rq_recovery_space *s = &r->space[sp];
+        for (size_t i = s->head; i < s->tail; i++)
+            if (s->e[i].state == ST_LIVE && s->e[i].p.path_id == path_id)
+                declare_lost(s, (rq_pn_space)sp, &s->e[i], now, env);
+        refresh_last_ack_eliciting(s);
+    }
+    rq_recovery_set_timer(r, now, env);
+}
+
 /* ---- queries ---- */
 
 uint64_t rq_recovery_bytes_in_flight(const rq_recovery *r, rq_pn_space space)

@@ -201,6 +201,12 @@ void rq_recovery_detach_path(rq_recovery *r, uint32_t path_id, rq_time now,
                              const rq_recovery_env *env, uint64_t *bytes);
 
 /* In-flight bytes of `space` not yet acknowledged, lost or discarded. */
+/* Declares every packet still in flight on `path_id` lost at once: the path was left without
+ * ever being validated (a spoofed address, a probe that failed), so nothing sent there is
+ * expected to arrive, and waiting for the loss timers would stall the connection. */
+void rq_recovery_lose_path(rq_recovery *r, uint32_t path_id, rq_time now,
+                           const rq_recovery_env *env);
+
 uint64_t rq_recovery_bytes_in_flight(const rq_recovery *r, rq_pn_space space);
 
 /* In-flight bytes of one path across all spaces (linear in the ledger size). */
