@@ -72,9 +72,25 @@ size_t rq_cids_spare(const rq_cids *c)
 
 size_t rq_cids_room(const rq_cids *c, uint64_t peer_limit)
 {
-    /* RFC 9000 §5.1.1: never more active than the peer's active_connection_id_limit. */
-    uint64_t limit = peer_limit < RQ_CIDS_MAX_LOCAL ? peer_limit : RQ_CIDS_MAX_LOCAL;
-    return limit > c->nlocal ? (size_t)(limit - c->nlocal) : 0;
+    /* RFC 9000 §5.1.1: never more active than the peer's active_connection_id_limit; those
+     * below our Retire Prior To do not count (they may exceed it until retired). */
+    size_t active = 0;
+    for (size_t i = 0; i < c->nlocal; i++)
+        active += c->local[i].seq >= c->local_rpt;
+    /* Half the table at most, so that a rotation always has room for a full new set. */
+    uint64_t limit = peer_limit < RQ_CIDS_MAX_LOCAL / 2 ? peer_limit : RQ_CIDS_MAX_LOCAL / 2;
+    size_t room = limit > active ? (size_t)(limit - active) : 0;
+    size_t free_slots = RQ_CIDS_MAX_LOCAL - c->nlocal;
+    return room < free_slots ? room : free_slots;
+}
+
+int rq_cids_rotate(rq_cids *c)
+{
+    for (size_t i = 0; i < c->nlocal; i++)
+        if (c->local[i].seq < c->local_rpt)
+            return RQ_ERR_AGAIN;
+    c->local_rpt = c->next_seq;
+    return 0;
 }
 
 int rq_cids_issue(rq_cids *c, const rq_cid *cid, const uint8_t token[RQ_RESET_TOKEN_LEN])
@@ -270,7 +286,7 @@ bool rq_cids_next_new(const rq_cids *c, rq_frame *f)
         memset(f, 0, sizeof *f);
         f->type = RQ_FT_NEW_CONNECTION_ID;
         f->new_cid.seq = l->seq;
-        f->new_cid.retire_prior_to = 0;
+        f->new_cid.retire_prior_to = c->local_rpt;
         f->new_cid.cid = l->cid;
         memcpy(f->new_cid.reset_token, l->token, RQ_RESET_TOKEN_LEN);
         return true;

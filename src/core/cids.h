@@ -46,7 +46,8 @@ typedef struct rq_retiring {
 typedef struct rq_cids {
     rq_local_cid local[RQ_CIDS_MAX_LOCAL];
     size_t nlocal;
-    uint64_t next_seq; /* the next sequence number we issue */
+    uint64_t next_seq;  /* the next sequence number we issue */
+    uint64_t local_rpt; /* the Retire Prior To we send: the peer retires all below it */
     rq_peer_cid peer[RQ_CIDS_MAX_PEER];
     size_t npeer;
     uint64_t peer_rpt;    /* the largest Retire Prior To received (RFC 9000 §19.15) */
@@ -77,6 +78,10 @@ int rq_cids_take_unused(rq_cids *c, int path_id, rq_cid *out);
 /* Retires the peer CIDs path_id used (RFC 9000 §5.1.2: once a path is no longer used),
  * queuing RETIRE_CONNECTION_ID. Returns 0 or RQ_ERR_CONNECTION_ID_LIMIT. */
 int rq_cids_retire_path(rq_cids *c, int path_id);
+/* Starts a rotation (RFC 9000 §5.1.2): every CID issued so far is to be retired by the peer
+ * (Retire Prior To = the next sequence number); rq_cids_room then counts only the new ones.
+ * RQ_ERR_AGAIN while CIDs of the previous rotation are still not retired (MIG-5.1.2-06). */
+int rq_cids_rotate(rq_cids *c);
 /* The peer CIDs path `from` used are now path `to`'s (a path that borrowed its CID outlives
  * the one it borrowed from). */
 void rq_cids_hand_over(rq_cids *c, int from, int to);

@@ -509,6 +509,22 @@ void rq_conn_issue_cids(rq_conn *c)
 
 /* ---- the public per-connection API ---- */
 
+int rq_conn_rotate_cids(rq_conn *c, rq_time now)
+{
+    (void)now;
+    if (!c || c->ep->cfg->transport.local_cid_len == 0)
+        return RQ_ERR_INVALID_ARG;
+    if (!c->handshake_confirmed || c->state != RQ_CONN_ESTABLISHED)
+        return RQ_ERR_AGAIN;
+    /* MIG-5.1.2-06: not again before the peer retired what the last rotation covered. The old
+     * CIDs stay routed until the peer retires them (MIG-5.1.2-02). */
+    int rc = rq_cids_rotate(&c->cids);
+    if (rc)
+        return rc;
+    rq_conn_issue_cids(c);
+    return 0;
+}
+
 int rq_conn_close(rq_conn *c, rq_time now, uint64_t app_error, const char *reason)
 {
     /* RFC 9000 §19.19: the code travels as a varint. */

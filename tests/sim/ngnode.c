@@ -42,6 +42,7 @@ struct sim_ngnode {
 
     /* Server: the preferred address to advertise (RFC 9000 §9.6), family RQ_AF_NONE if not. */
     rq_addr pref4, pref6;
+    bool zero_cid; /* server: a zero-length source CID (clients then cannot migrate, §9.5) */
 
     /* Key log sink (NSS format lines), e.g. a decrypting trace's; NULL for none. */
     void (*keylog)(void *ctx, const char *line);
@@ -500,7 +501,7 @@ static int accept_conn(sim_ngnode *n, rq_time now, const ngtcp2_path *path, cons
     uint8_t scid_buf[NG_CID_LEN];
     ngtcp2_cid scid;
     fill_random(n, scid_buf, sizeof scid_buf);
-    ngtcp2_cid_init(&scid, scid_buf, sizeof scid_buf);
+    ngtcp2_cid_init(&scid, scid_buf, n->zero_cid ? 0 : sizeof scid_buf);
     int rc = make_session(n);
     if (rc)
         return rc;
@@ -717,6 +718,11 @@ int sim_ngnode_set_preferred_address(sim_ngnode *n, const rq_addr *v4, const rq_
     if (v6)
         n->pref6 = *v6;
     return 0;
+}
+
+void sim_ngnode_set_zero_length_cid(sim_ngnode *n, bool on)
+{
+    n->zero_cid = on;
 }
 
 void sim_ngnode_set_keylog(sim_ngnode *n, void (*fn)(void *ctx, const char *line), void *ctx)

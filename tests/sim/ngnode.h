@@ -92,6 +92,9 @@ int sim_ngnode_set_preferred_address(sim_ngnode *n, const rq_addr *v4, const rq_
  * <client random> <secret>", hex), e.g. qtrace_keylog_line, so that a decrypting trace can
  * open this side's packets when they are sent. Call before the connection exists (before
  * sim_ngnode_connect, or before the client's first Initial reaches a server). */
+/* Server: use a zero-length source CID (RFC 9000 §5.1); set before the client connects. */
+void sim_ngnode_set_zero_length_cid(sim_ngnode *n, bool on);
+
 void sim_ngnode_set_keylog(sim_ngnode *n, void (*fn)(void *ctx, const char *line), void *ctx);
 
 /* Releases the node (after sim_free or before: the host stays in the sim, silent). NULL is

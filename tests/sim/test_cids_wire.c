@@ -6,6 +6,8 @@
 #include "qtrace.h"
 #include "rqtest.h"
 
+#include "core/conn.h"
+
 #include "core/alloc.h"
 
 typedef struct cid_run {
@@ -152,11 +154,123 @@ static void test_packets_longer_than_reset_floor_mig_10_3_04(void)
     qtrace_free(&r.qt);
 }
 
+static bool upload_half_done(sim *s, void *ctx)
+{
+    (void)s;
+    cid_run *r = ctx;
+    return r->p.server->received >= 1000000 || r->p.client->closed || r->p.server->closed;
+}
+
+/* The server's packets carrying NEW_CONNECTION_ID with Retire Prior To rpt: the first one's
+ * send time (RQ_TIME_NEVER if none). */
+static rq_time first_rpt(const cid_run *r, uint64_t rpt)
+{
+    for (size_t i = 0; i < r->qt.count; i++) {
+        const qtrace_pkt *p = &r->qt.pkts[i];
+        for (size_t f = p->first_frame; p->dir == QTRACE_S2C && f < p->first_frame + p->frame_count;
+             f++)
+            if (r->qt.frames[f].type == RQ_FT_NEW_CONNECTION_ID &&
+                r->qt.frames[f].new_cid.retire_prior_to == rpt)
+                return p->t;
+    }
+    return RQ_TIME_NEVER;
+}
+
+/* MIG-5.1.2-02: the server rotates its CIDs in the middle of an upload (rq_conn_rotate_cids:
+ * new CIDs with Retire Prior To above the old ones). The client's packets still carrying an
+ * old CID (sent before the client took the new ones) are processed, no Stateless Reset goes
+ * out, the client retires every old CID and the upload completes. MIG-5.1.2-06: a second
+ * rotation is refused until those retirements arrived; once they did, it goes out, and its
+ * NEW_CONNECTION_ID frames follow the last RETIRE_CONNECTION_ID of the first range. */
+static void test_cid_rotation_mig_5_1_2_02(void)
+{
+    cid_run r;
+    memset(&r, 0, sizeof r);
+    sim_link_cfg link = {.delay = 10 * RQ_MS, .rate_bps = 50000000};
+    rq_config *c = qpair_config(RQ_ROLE_CLIENT, NULL, 0),
+              *s = qpair_config(RQ_ROLE_SERVER, NULL, 0);
+    RQ_CHECK(c && s);
+    qtrace_config(&r.qt, c);
+    qtrace_config(&r.qt, s);
+    RQ_CHECK_ERR(qpair_new(&r.p, 0x5122, &link, c, s, false), RQ_OK);
+    RQ_CHECK_ERR(qtrace_attach(&r.qt, r.p.s), RQ_OK);
+    RQ_CHECK_ERR(sim_qapp_connect(r.p.client, &QPAIR_SERVER_ADDR, "localhost", 1, 3000000), RQ_OK);
+    RQ_CHECK_ERR(sim_run_until_pred(r.p.s, upload_half_done, &r, 20 * RQ_SEC), RQ_OK);
+    rq_conn *sc = r.p.server->conn;
+    RQ_CHECK(sc && sc->handshake_confirmed);
+    uint64_t rpt = sc->cids.next_seq;
+    rq_time rotated_at = sim_now(r.p.s);
+    RQ_CHECK_ERR(rq_conn_rotate_cids(sc, rotated_at), RQ_OK);
+    RQ_CHECK_ERR(rq_conn_rotate_cids(sc, rotated_at), RQ_ERR_AGAIN); /* -06: not yet */
+    RQ_CHECK_ERR(sim_host_wake(r.p.s, r.p.server->host), RQ_OK);
+    /* Wait for every CID below rpt to be retired, trying the second rotation meanwhile. */
+    rq_time second_at = RQ_TIME_NEVER;
+    while (second_at == RQ_TIME_NEVER && sim_now(r.p.s) < rotated_at + 5 * RQ_SEC) {
+        RQ_CHECK_ERR(sim_run_until(r.p.s, sim_now(r.p.s) + RQ_MS), RQ_OK);
+        bool old_left = false;
+        for (size_t i = 0; i < sc->cids.nlocal; i++)
+            old_left |= sc->cids.local[i].seq < rpt;
+        int rc = rq_conn_rotate_cids(sc, sim_now(r.p.s));
+        RQ_CHECK_ERR(rc, old_left ? RQ_ERR_AGAIN : RQ_OK);
+        if (rc == RQ_OK) {
+            second_at = sim_now(r.p.s);
+            RQ_CHECK_ERR(sim_host_wake(r.p.s, r.p.server->host), RQ_OK);
+        }
+    }
+    RQ_CHECK(second_at != RQ_TIME_NEVER);
+    uint64_t rpt2 = sc->cids.local_rpt;
+    RQ_CHECK(rpt2 > rpt);
+    RQ_CHECK_ERR(sim_run_until_pred(r.p.s, qpair_upload_done, &r.p, 30 * RQ_SEC), RQ_OK);
+    RQ_CHECK_ERR(sim_run_until(r.p.s, sim_now(r.p.s) + 500 * RQ_MS), RQ_OK);
+    RQ_CHECK(sim_qapp_upload_done(r.p.client, r.p.server));
+    RQ_CHECK_EQ_U64(r.p.server->bad_bytes, 0);
+    RQ_CHECK(!r.p.client->closed && !r.p.server->closed);
+    RQ_CHECK_EQ_U64(r.qt.st.resets, 0);
+    /* The CIDs the server had issued before the rotation (the handshake one included). */
+    issued before;
+    collect(&r, QTRACE_S2C, &before);
+    rq_time rpt_sent = first_rpt(&r, rpt), rpt2_sent = first_rpt(&r, rpt2);
+    RQ_CHECK(rpt_sent != RQ_TIME_NEVER && rpt2_sent != RQ_TIME_NEVER);
+    bool old_after_rotation = false, retired[64] = {false};
+    rq_time last_retire_delivered = 0;
+    for (size_t i = 0; i < r.qt.count; i++) {
+        const qtrace_pkt *p = &r.qt.pkts[i];
+        if (p->dir != QTRACE_C2S || p->type != RQ_PKT_1RTT)
+            continue;
+        /* A client packet to an old CID that reached the server after the rotation left. */
+        bool old = rq_cid_eq(&p->dcid, &sc->scid);
+        for (size_t k = 0; k < before.n; k++)
+            old |= before.seq[k] < rpt && rq_cid_eq(&p->dcid, &before.cid[k]);
+        if (old && p->delivered != QTRACE_NEVER && p->delivered > rpt_sent)
+            old_after_rotation = true;
+        for (size_t f = p->first_frame; f < p->first_frame + p->frame_count; f++) {
+            const rq_frame *fr = &r.qt.frames[f];
+            if (fr->type != RQ_FT_RETIRE_CONNECTION_ID || fr->retire_cid.seq >= rpt)
+                continue;
+            if (fr->retire_cid.seq < 64)
+                retired[fr->retire_cid.seq] = true;
+            if (p->delivered != QTRACE_NEVER && p->delivered > last_retire_delivered)
+                last_retire_delivered = p->delivered;
+        }
+    }
+    RQ_CHECK(old_after_rotation); /* -02: still accepted, no reset (resets == 0 above) */
+    for (uint64_t q = 0; q < rpt && q < 64; q++)
+        RQ_CHECK(retired[q]);
+    RQ_CHECK(rpt2_sent >= last_retire_delivered); /* -06 */
+    printf("  rotation at %.3f s (rpt %llu), retired by %.3f s, second rotation at %.3f s "
+           "(rpt %llu)\n",
+           (double)rotated_at / 1e9, (unsigned long long)rpt, (double)last_retire_delivered / 1e9,
+           (double)second_at / 1e9, (unsigned long long)rpt2);
+    qpair_free(&r.p);
+    qtrace_free(&r.qt);
+}
+
 int main(void)
 {
     int64_t live = rq_mem_live();
     RQ_RUN(test_new_cids_on_the_wire_mig_5_1_1_02);
     RQ_RUN(test_packets_longer_than_reset_floor_mig_10_3_04);
+    RQ_RUN(test_cid_rotation_mig_5_1_2_02);
     RQ_RUN(test_zero_length_cid_issues_none_mig_19_15_02);
     if (rq_mem_live() != live)
         fprintf(stderr, "leak: %lld allocations\n", (long long)(rq_mem_live() - live));

@@ -8,6 +8,7 @@
  * Seeds: RQ_SIM_SEED replays the network and both stacks' random choices (GnuTLS's own
  * randomness still varies, not packet sizes). RQ_NG_LOG=1 prints ngtcp2's log; RQ_NGPA_DUMP=1 the
  * preferred-address tests' path packets (printed anyway when one fails). */
+#include "ledger.h"
 #include "link.h"
 #include "nat.h"
 #include "ngnode.h"
@@ -796,6 +797,38 @@ static void test_ngtcp2_server_preferred_address_black_hole_mig_9_6_1_03(void)
     ngpa_free(&r);
 }
 
+/* MIG-9.5-03: an ngtcp2 server that uses zero-length CIDs. The roamquic client neither
+ * probes a new path nor migrates (the paths would be trivially linked): the API declines, no
+ * packet leaves from the second address, and the upload completes on the first. */
+static void test_no_migration_towards_zero_length_cids_mig_9_5_03(void)
+{
+    static const rq_addr CLIENT_B = {RQ_AF_INET4, 50001, {10, 0, 0, 3}, 0};
+    mixed m;
+    sim_link_cfg link = {.delay = 5 * RQ_MS, .rate_bps = 20000000};
+    RQ_CHECK_ERR(mixed_new(&m, 0x9503, &link, true), RQ_OK);
+    sim_ngnode_set_zero_length_cid(m.ng, true);
+    RQ_CHECK_ERR(sim_host_add_addr(m.rq->host, &CLIENT_B, 0), RQ_OK);
+    RQ_CHECK_ERR(mixed_connect(&m, 1000000), RQ_OK);
+    RQ_CHECK_ERR(sim_run_until(m.s, 200 * RQ_MS), RQ_OK);
+    rq_conn *c = m.rq->conn;
+    RQ_CHECK(c && c->handshake_confirmed);
+    RQ_CHECK_EQ_U64(c->dcid.len, 0);
+    rq_path_addr b = {CLIENT_B, SERVER_ADDR};
+    uint32_t id = 0;
+    RQ_CHECK_ERR(rq_conn_probe_path(c, sim_now(m.s), &b, &id), RQ_ERR_INVALID_ARG);
+    RQ_CHECK_ERR(rq_conn_migrate(c, sim_now(m.s), 1), RQ_ERR_INVALID_ARG);
+    RQ_CHECK_ERR(sim_host_wake(m.s, m.rq->host), RQ_OK);
+    int rc = sim_run_until_pred(m.s, upload_done, &m, 30 * RQ_SEC);
+    report_failure(&m, rc);
+    RQ_CHECK_ERR(rc, RQ_OK);
+    RQ_CHECK(sim_ngnode_get_state(m.ng)->fin_received);
+    RQ_CHECK(!anyone_closed(&m));
+    sim_ledger *l = sim_get_ledger(m.s);
+    RQ_CHECK_EQ_U64(sim_ledger_pair(l, &CLIENT_B, &SERVER_ADDR).sent_bytes, 0);
+    RQ_CHECK(sim_ledger_pair(l, &CLIENT_ADDR, &SERVER_ADDR).sent_bytes > 1000000);
+    mixed_free(&m);
+}
+
 int main(void)
 {
     int64_t live = rq_mem_live();
@@ -813,6 +846,7 @@ int main(void)
     RQ_RUN(test_ngtcp2_server_preferred_address_ipv6_mig_9_6_1_02);
     RQ_RUN(test_ngtcp2_server_preferred_address_both_families_v4_mig_9_6_1_01);
     RQ_RUN(test_ngtcp2_server_preferred_address_black_hole_mig_9_6_1_03);
+    RQ_RUN(test_no_migration_towards_zero_length_cids_mig_9_5_03);
     if (rq_mem_live() != live)
         fprintf(stderr, "leak: %lld allocations\n", (long long)(rq_mem_live() - live));
     return rq_test_summary();
