@@ -160,6 +160,12 @@ static inline bool qc_event_data(qc_state *st, const qj_doc *d, int data, const 
                qc_enum(st, d, data, "trigger", close_triggers) &&
                qc_error(st, d, data, "connection_error", false) &&
                qc_error(st, d, data, "application_error", true);
+    if (!strcmp(type, "connection_id_updated")) {
+        static const qc_field cid[] = {
+            {"owner", 's', true}, {"old", 's', false}, {"new", 's', false}, QC_END};
+        static const char *const owners[] = {"local", "remote", NULL};
+        return qc_fields(st, d, data, cid, type) && qc_enum(st, d, data, "owner", owners);
+    }
     if (!strcmp(type, "tuple_assigned") || !strcmp(type, "migration_state_updated")) {
         bool is_tuple = type[0] == 't';
         return qc_fields(st, d, data, is_tuple ? tuple : migration, type) &&

@@ -85,8 +85,19 @@ static void drop_path(rq_conn *c, rq_path *p, rq_time now)
     }
     if (p->owns_cid)
         (void)rq_cids_retire_path(&c->cids, (int)p->id);
+    if (c->qlog) /* quic-events: tuple_assigned without addresses abandons the tuple */
+        (void)rq_qlog_tuple_assigned(c->qlog, now, p->id, NULL, NULL, NULL);
     p->in_use = false;
     p->has_dcid = p->owns_cid = false;
+}
+
+/* The connection now sends with path p's DCID (RFC 9000 §9.5: a fresh one per path). */
+static void switch_dcid(rq_conn *c, const rq_path *p, rq_time now)
+{
+    rq_cid old = c->dcid;
+    c->dcid = *rq_conn_path_dcid(c, p);
+    if (c->qlog && !rq_cid_eq(&old, &c->dcid))
+        (void)rq_qlog_connection_id_updated(c->qlog, now, p->id, false, &old, &c->dcid);
 }
 
 static void path_event(rq_conn *c, rq_event_type type, const rq_path *p)
@@ -335,7 +346,7 @@ static void migrate(rq_conn *c, rq_path *p, rq_time now)
     if (old->validated)
         c->fallback_path = old->id;
     c->active_path = p->id;
-    c->dcid = *rq_conn_path_dcid(c, p);
+    switch_dcid(c, p, now);
     path_event(c, RQ_EV_PATH_ACTIVE, p);
     /* §9.3: all later packets go to the new address; validate it if it is not already. */
     if (!p->validated && !p->validating)
@@ -403,7 +414,7 @@ static void fail_validation(rq_conn *c, rq_path *p, rq_time now)
         /* RFC 9000 §9.3.2: back to the last validated address. */
         detach(c, p, now);
         c->active_path = fb->id;
-        c->dcid = *rq_conn_path_dcid(c, fb);
+        switch_dcid(c, fb, now);
         path_event(c, RQ_EV_PATH_ACTIVE, fb);
         drop_path(c, p, now);
         if (c->qlog)
@@ -544,7 +555,7 @@ static void client_migrate(rq_conn *c, rq_time now, uint32_t path_id)
     detach(c, old, now);
     rq_rtt_seed(&p->rtt, p->probe_rtt);
     c->active_path = path_id;
-    c->dcid = *rq_conn_path_dcid(c, p);
+    switch_dcid(c, p, now);
     if (p->validated)
         c->fallback_path = path_id;
     else if (!p->validating)

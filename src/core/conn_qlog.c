@@ -54,19 +54,22 @@ void rq_conn_qlog_packet(rq_conn *c, rq_time now, bool sent, rq_pn_space space, 
     if (!c->qlog)
         return;
     bool app = space == RQ_PN_SPACE_APPLICATION;
+    /* The path the packet went out on or came in on, and the DCID it carried there. */
+    uint32_t path = sent ? c->tx_path : c->rx_path;
+    const rq_cid *dcid = sent ? rq_conn_path_dcid(c, &c->paths[path]) : &c->rx_dcid;
     rq_qlog_packet p = {
         .type = space_pkt_type(space),
         .pn = pn,
         .version = app ? 0 : RQ_VERSION_1,
-        .dcid = sent ? &c->dcid : &c->scid,
+        .dcid = app ? dcid : (sent ? &c->dcid : &c->scid),
         .scid = app ? NULL : (sent ? &c->scid : &c->dcid),
         .key_phase_bit = app ? (sent ? c->tx_phase : c->rx_phase) : -1,
         .length = length,
         .frames = frames,
         .frame_count = nframes,
     };
-    int rc = sent ? rq_qlog_packet_sent(c->qlog, now, c->active_path, &p)
-                  : rq_qlog_packet_received(c->qlog, now, c->active_path, &p);
+    int rc = sent ? rq_qlog_packet_sent(c->qlog, now, path, &p)
+                  : rq_qlog_packet_received(c->qlog, now, path, &p);
     check(c, rc);
 }
 

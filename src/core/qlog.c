@@ -548,6 +548,24 @@ int rq_qlog_tuple_assigned(rq_qlog *q, rq_time now, uint32_t path_id, const rq_p
     return event_end(q, &j, now);
 }
 
+int rq_qlog_connection_id_updated(rq_qlog *q, rq_time now, uint32_t path_id, bool local,
+                                  const rq_cid *old, const rq_cid *updated)
+{
+    if (!q)
+        return 0;
+    rq_json j;
+    int rc = event_begin(q, &j, now, path_id, "connection_id_updated");
+    if (rc < 0)
+        return rc;
+    rq_json_key(&j, "owner");
+    rq_json_cstr(&j, local ? "local" : "remote");
+    if (old)
+        write_cid(&j, "old", old);
+    if (updated)
+        write_cid(&j, "new", updated);
+    return event_end(q, &j, now);
+}
+
 static const char *migration_state_name(rq_qlog_migration_state s)
 {
     static const char *const names[] = {

@@ -211,6 +211,11 @@ int rq_qlog_connection_closed(rq_qlog *q, rq_time now, const rq_qlog_close *c);
 int rq_qlog_tuple_assigned(rq_qlog *q, rq_time now, uint32_t path_id, const rq_path_addr *addr,
                            const rq_cid *local_cid, const rq_cid *remote_cid);
 
+/* quic:connection_id_updated on path_id: the CID one side sends with there changed (owner
+ * "local": the CID we gave; "remote": the one we send to). old or updated may be NULL. */
+int rq_qlog_connection_id_updated(rq_qlog *q, rq_time now, uint32_t path_id, bool local,
+                                  const rq_cid *old, const rq_cid *updated);
+
 /* quic:migration_state_updated for path_id (its "tuple_id"), from `old` (NONE: not logged) to
  * `state`. Returns 0, RQ_ERR_INVALID_ARG (state NONE or out of range, time), or the sink's. */
 int rq_qlog_migration_state_updated(rq_qlog *q, rq_time now, uint32_t path_id,
