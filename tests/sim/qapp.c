@@ -130,52 +130,10 @@ static void handle_events(sim_qapp *a)
     pump_writes(a);
 }
 
-static int node_recv(void *ctx, rq_time now, const rq_path_addr *path, uint8_t ecn,
-                     const uint8_t *data, size_t len)
+static void on_events(void *owner)
 {
-    sim_qapp *a = ctx;
-    (void)ecn;
-    rq_datagram dg = {*path, data, len};
-    int rc = rq_endpoint_recv(a->ep, now, &dg);
-    handle_events(a);
-    return rc;
+    handle_events(owner);
 }
-
-static int node_send(void *ctx, rq_time now, rq_path_addr *path, uint8_t *ecn, uint8_t *buf,
-                     size_t cap, size_t *len)
-{
-    sim_qapp *a = ctx;
-    rq_datagram_out out = {.buf = buf, .cap = cap};
-    *ecn = 0;
-    *len = 0;
-    int rc = rq_endpoint_send(a->ep, now, &out);
-    handle_events(a);
-    if (rc < 0)
-        return rc;
-    if (rc == 1) {
-        *path = out.path;
-        if (path->local.family == RQ_AF_NONE)
-            path->local = a->addr;
-        *len = out.len;
-    }
-    return 0;
-}
-
-static rq_time node_next_timeout(void *ctx)
-{
-    sim_qapp *a = ctx;
-    return rq_endpoint_next_timeout(a->ep);
-}
-
-static int node_on_timeout(void *ctx, rq_time now)
-{
-    sim_qapp *a = ctx;
-    rq_endpoint_on_timeout(a->ep, now);
-    handle_events(a);
-    return 0;
-}
-
-static const sim_node_ops qapp_ops = {node_recv, node_send, node_next_timeout, node_on_timeout};
 
 static void clear_state(sim_qapp *a)
 {
@@ -202,12 +160,13 @@ int sim_qapp_new(sim *s, const char *name, rq_config *cfg, const rq_addr *addr, 
     a->s = s;
     a->cfg = cfg;
     a->addr = *addr;
+    a->glue = (sim_epglue){&a->ep, &a->addr, on_events, a};
     sim_rng_init(&a->rng, sim_seed(s), name, 0x51);
     int err = 0;
     a->ep = rq_endpoint_new(cfg, sim_rng_fill, &a->rng, &err);
     int rc = a->ep ? 0 : err;
     if (!rc)
-        rc = sim_host_new(s, name, 1, &qapp_ops, a, &a->host);
+        rc = sim_host_new(s, name, 1, &sim_epglue_ops, &a->glue, &a->host);
     if (!rc)
         rc = sim_host_add_addr(a->host, addr, 0);
     if (rc) {

@@ -7,6 +7,7 @@
 #ifndef RQ_SIM_QAPP_H
 #define RQ_SIM_QAPP_H
 
+#include "epglue.h"
 #include "host.h"
 #include "rng.h"
 #include "sim.h"
@@ -57,7 +58,8 @@ typedef struct sim_qapp {
     rq_time closed_at;
     uint64_t close_code;
     bool close_app, close_by_peer;
-    int error; /* the first unexpected API error */
+    int error;       /* the first unexpected API error */
+    sim_epglue glue; /* the node operations (epglue.h) */
 } sim_qapp;
 
 /* The byte at offset off of the stream with index k (id >> 2). */

@@ -82,52 +82,10 @@ static void handle_events(sim_qnode *n)
     pump_writes(n);
 }
 
-static int node_recv(void *ctx, rq_time now, const rq_path_addr *path, uint8_t ecn,
-                     const uint8_t *data, size_t len)
+static void on_events(void *owner)
 {
-    sim_qnode *n = ctx;
-    (void)ecn;
-    rq_datagram dg = {*path, data, len};
-    int rc = rq_endpoint_recv(n->ep, now, &dg);
-    handle_events(n);
-    return rc;
+    handle_events(owner);
 }
-
-static int node_send(void *ctx, rq_time now, rq_path_addr *path, uint8_t *ecn, uint8_t *buf,
-                     size_t cap, size_t *len)
-{
-    sim_qnode *n = ctx;
-    rq_datagram_out out = {.buf = buf, .cap = cap};
-    *ecn = 0;
-    *len = 0;
-    int rc = rq_endpoint_send(n->ep, now, &out);
-    handle_events(n);
-    if (rc < 0)
-        return rc;
-    if (rc == 1) {
-        *path = out.path;
-        if (path->local.family == RQ_AF_NONE)
-            path->local = n->addr;
-        *len = out.len;
-    }
-    return 0;
-}
-
-static rq_time node_next_timeout(void *ctx)
-{
-    sim_qnode *n = ctx;
-    return rq_endpoint_next_timeout(n->ep);
-}
-
-static int node_on_timeout(void *ctx, rq_time now)
-{
-    sim_qnode *n = ctx;
-    rq_endpoint_on_timeout(n->ep, now);
-    handle_events(n);
-    return 0;
-}
-
-static const sim_node_ops qnode_ops = {node_recv, node_send, node_next_timeout, node_on_timeout};
 
 int sim_qnode_new(sim *s, const char *name, rq_config *cfg, const rq_addr *addr, sim_qnode **out)
 {
@@ -137,6 +95,7 @@ int sim_qnode_new(sim *s, const char *name, rq_config *cfg, const rq_addr *addr,
     n->s = s;
     n->cfg = cfg;
     n->addr = *addr;
+    n->glue = (sim_epglue){&n->ep, &n->addr, on_events, n};
     n->stream = -1;
     sim_rng_init(&n->rng, sim_seed(s), name, 0x51);
     int err = 0;
@@ -145,7 +104,7 @@ int sim_qnode_new(sim *s, const char *name, rq_config *cfg, const rq_addr *addr,
         rq_mem_free(n);
         return err;
     }
-    int rc = sim_host_new(s, name, 1, &qnode_ops, n, &n->host);
+    int rc = sim_host_new(s, name, 1, &sim_epglue_ops, &n->glue, &n->host);
     if (!rc)
         rc = sim_host_add_addr(n->host, addr, 0);
     if (rc) {

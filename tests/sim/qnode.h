@@ -5,6 +5,7 @@
 #ifndef RQ_SIM_QNODE_H
 #define RQ_SIM_QNODE_H
 
+#include "epglue.h"
 #include "host.h"
 #include "rng.h"
 #include "sim.h"
@@ -37,6 +38,7 @@ typedef struct sim_qnode {
     bool fin_received;
     unsigned accepted; /* server: connections accepted */
     unsigned streams_opened;
+    sim_epglue glue; /* the node operations (epglue.h) */
 } sim_qnode;
 
 /* The byte at offset `off` of every test stream. */

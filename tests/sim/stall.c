@@ -179,52 +179,10 @@ static void handle_events(scn_node *n)
     pump_writes(n);
 }
 
-static int node_recv(void *ctx, rq_time now, const rq_path_addr *path, uint8_t ecn,
-                     const uint8_t *data, size_t len)
+static void on_events(void *owner)
 {
-    scn_node *n = ctx;
-    (void)ecn;
-    rq_datagram dg = {*path, data, len};
-    int rc = rq_endpoint_recv(n->ep, now, &dg);
-    handle_events(n);
-    return rc;
+    handle_events(owner);
 }
-
-static int node_send(void *ctx, rq_time now, rq_path_addr *path, uint8_t *ecn, uint8_t *buf,
-                     size_t cap, size_t *len)
-{
-    scn_node *n = ctx;
-    rq_datagram_out out = {.buf = buf, .cap = cap};
-    *ecn = 0;
-    *len = 0;
-    int rc = rq_endpoint_send(n->ep, now, &out);
-    handle_events(n);
-    if (rc < 0)
-        return rc;
-    if (rc == 1) {
-        *path = out.path;
-        if (path->local.family == RQ_AF_NONE)
-            path->local = n->addr;
-        *len = out.len;
-    }
-    return 0;
-}
-
-static rq_time node_next_timeout(void *ctx)
-{
-    scn_node *n = ctx;
-    return rq_endpoint_next_timeout(n->ep);
-}
-
-static int node_on_timeout(void *ctx, rq_time now)
-{
-    scn_node *n = ctx;
-    rq_endpoint_on_timeout(n->ep, now);
-    handle_events(n);
-    return 0;
-}
-
-static const sim_node_ops scn_ops = {node_recv, node_send, node_next_timeout, node_on_timeout};
 
 int scn_node_new(sim *s, const char *name, rq_config *cfg, unsigned n_ifaces, const rq_addr *addr,
                  scn_node **out)
@@ -237,6 +195,7 @@ int scn_node_new(sim *s, const char *name, rq_config *cfg, unsigned n_ifaces, co
     n->s = s;
     n->cfg = cfg;
     n->addr = *addr;
+    n->glue = (sim_epglue){&n->ep, &n->addr, on_events, n};
     n->stream = -1;
     n->tx_hash.h = n->rx_hash.h = HASH_SEED;
     sim_rng_init(&n->rng, sim_seed(s), name, 0x51);
@@ -244,7 +203,7 @@ int scn_node_new(sim *s, const char *name, rq_config *cfg, unsigned n_ifaces, co
     n->ep = rq_endpoint_new(cfg, sim_rng_fill, &n->rng, &err);
     int rc = n->ep ? 0 : (err ? err : RQ_ERR_NOMEM);
     if (!rc)
-        rc = sim_host_new(s, name, n_ifaces, &scn_ops, n, &n->host);
+        rc = sim_host_new(s, name, n_ifaces, &sim_epglue_ops, &n->glue, &n->host);
     if (!rc)
         rc = sim_host_add_addr(n->host, addr, 0);
     if (rc) {

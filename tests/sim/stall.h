@@ -18,6 +18,7 @@
 #ifndef RQ_SIM_STALL_H
 #define RQ_SIM_STALL_H
 
+#include "epglue.h"
 #include "host.h"
 #include "rng.h"
 #include "sim.h"
@@ -79,7 +80,8 @@ typedef struct scn_node {
     bool close_app, close_by_peer;
     unsigned path_validated, path_failed, path_active; /* RQ_EV_PATH_* counts */
     rq_time last_path_active;
-    int error; /* the first unexpected API error (or RQ_ERR_NOMEM of the timeline) */
+    int error;       /* the first unexpected API error (or RQ_ERR_NOMEM of the timeline) */
+    sim_epglue glue; /* the node operations (epglue.h) */
 } scn_node;
 
 /* Byte `off` of a transfer with pattern `salt`. */
