@@ -32,7 +32,9 @@ typedef struct rq_transport_settings {
     uint64_t max_udp_payload_size;       /* 1472: the largest datagram we accept */
     uint8_t local_cid_len;               /* 8; a server's may not be 0 (RFC 9000 §5.1) */
     bool disable_active_migration;       /* false */
-    uint64_t handshake_timeout_ms;       /* 10000: give up a handshake after this */
+    bool disable_spin_bit; /* false: the latency spin bit spins (RFC 9000 §17.4), except on a
+                              random 1 in 8 paths or CIDs; true: never */
+    uint64_t handshake_timeout_ms; /* 10000: give up a handshake after this */
 } rq_transport_settings;
 
 /* Fills *s with the defaults above. */

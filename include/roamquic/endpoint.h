@@ -38,12 +38,17 @@ typedef struct rq_datagram {
 } rq_datagram;
 
 /* A datagram to send: the caller provides buf/cap (at least 1200 bytes; 1500 is plenty);
- * rq_endpoint_send fills len and path. */
+ * rq_endpoint_send fills len, path and flow_label. */
 typedef struct rq_datagram_out {
     rq_path_addr path;
     uint8_t *buf;
     size_t cap;
     size_t len;
+    /* IPv6 only: the 20-bit flow label to send the datagram with (RFC 9000 §9.7, RFC 6437),
+     * e.g. through IPV6_FLOWINFO / sin6_flowinfo. A keyed hash of the path and the connection
+     * ID in use: constant for one path and CID, unlinkable across them; stateless replies
+     * (Version Negotiation, Retry, Stateless Reset) get a fresh random one. 0 for IPv4. */
+    uint32_t flow_label;
 } rq_datagram_out;
 
 typedef enum rq_event_type {

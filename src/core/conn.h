@@ -23,6 +23,7 @@
 #include "core/rtt.h"
 #include "core/rxbuf.h"
 #include "core/sentlog.h"
+#include "core/spin.h"
 #include "core/streams.h"
 #include "core/token.h"
 #include "core/tparams.h"
@@ -76,6 +77,7 @@ typedef struct rq_path {
     /* §8.2.1: validated by a challenge the 3x limit kept small; a padded one must still come
      * back, else the path cannot carry 1200-byte datagrams and is given up (§14.2). */
     bool mtu_unproven;
+    rq_spin spin; /* spin bit and flow-label key (RFC 9000 §17.4, §9.7; spin.h), lazily started */
 } rq_path;
 
 /* One packet number space (RFC 9000 §12.3) with its keys and CRYPTO stream. */

@@ -6,6 +6,7 @@
 #include "core/packet.h"
 #include "core/pn.h"
 #include "core/reset.h"
+#include "core/spin.h"
 #include "core/stream_id.h"
 
 #include <string.h>
@@ -385,7 +386,9 @@ static bool adopt_rx_path(rq_conn *c, rq_time now)
     return true;
 }
 
-static int recv_packet(rq_conn *c, uint8_t *pkt, const rq_pkt_hdr *h, rq_time now)
+/* on_path: the datagram came on the 4-tuple of c->rx_path itself, not on one the path
+ * stands in for (a client's packets from an address it left count for the active path). */
+static int recv_packet(rq_conn *c, uint8_t *pkt, const rq_pkt_hdr *h, rq_time now, bool on_path)
 {
     rq_pn_space sp = pkt_space(h->type);
     rq_space *s = &c->spaces[sp];
@@ -419,6 +422,11 @@ static int recv_packet(rq_conn *c, uint8_t *pkt, const rq_pkt_hdr *h, rq_time no
         return PKT_DROP;
     if (c->rx_pending && !adopt_rx_path(c, now))
         return PKT_DROP;
+    /* RFC 9000 §17.4: an authentic, new 1-RTT packet may move its path's spin value (the bit
+     * is not header-protected; spin.h). Only one that came on that very path: the old path's
+     * spin must not leak into the new one's after a move. */
+    if (h->type == RQ_PKT_1RTT && on_path)
+        rq_conn_spin_on_recv(c, &c->paths[c->rx_path], pn, pkt[0]);
     bool ack_eliciting = false, non_probing = false;
     frame_log fl;
     fl.n = 0;
@@ -458,6 +466,9 @@ void rq_conn_recv_datagram(rq_conn *c, rq_time now, const rq_path_addr *path, ui
     rq_conn_recovery_env(c, &env);
     bool was_blocked = env.amplification_blocked;
     c->rx_pending = !p;
+    bool on_path = !p || (rq_addr_eq(&p->addr.remote, &path->remote) &&
+                          (p->addr.local.family == RQ_AF_NONE || path->local.family == RQ_AF_NONE ||
+                           rq_addr_eq(&p->addr.local, &path->local)));
     if (p) {
         c->rx_path = p->id;
         p->bytes_received += len;
@@ -490,7 +501,7 @@ void rq_conn_recv_datagram(rq_conn *c, rq_time now, const rq_path_addr *path, ui
             on_version_negotiation(c, &h, now);
             continue;
         }
-        int rc = recv_packet(c, pkt, &h, now);
+        int rc = recv_packet(c, pkt, &h, now, on_path);
         if (rc == -1 && last && rq_conn_check_stateless_reset(c, now, dg, len))
             return;
         if (rc == PKT_CLOSED)

@@ -9,6 +9,7 @@
 #include "core/endpoint.h"
 #include "core/packet.h"
 #include "core/pn.h"
+#include "core/spin.h"
 
 #include <string.h>
 
@@ -306,7 +307,9 @@ static int open_packet(rq_conn *c, pkt_build *pb, rq_pn_space sp, uint8_t *buf, 
     rq_wr w = rq_wr_init(buf, room - RQ_AEAD_TAG_LEN);
     int rc;
     if (sp == RQ_PN_SPACE_APPLICATION) {
-        rc = rq_pkt_write_short(&w, rq_conn_path_dcid(c, &c->paths[c->tx_path]), false, c->tx_phase,
+        /* RFC 9000 §17.4: the path's spin value (spin.h). */
+        rq_path *p = &c->paths[c->tx_path];
+        rc = rq_pkt_write_short(&w, rq_conn_path_dcid(c, p), rq_conn_spin_tx(c, p), c->tx_phase,
                                 pb->pn, pn_len, &pb->pos);
     } else {
         bool initial = sp == RQ_PN_SPACE_INITIAL;
@@ -507,6 +510,8 @@ static int finish_datagram(rq_conn *c, pkt_build *pkts, size_t n, bool pad, size
             p->challenge_small |= 1;
     out->len = off;
     out->path = p->addr;
+    /* RFC 9000 §9.7: the flow label of this path and DCID (0 for IPv4). */
+    out->flow_label = rq_conn_flow_label(c, p);
     return 1;
 }
 

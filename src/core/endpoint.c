@@ -435,6 +435,12 @@ int rq_endpoint_send(rq_endpoint *ep, rq_time now, rq_datagram_out *out)
         memcpy(out->buf, s->data, s->len);
         out->len = s->len;
         out->path = s->path;
+        /* RFC 9000 §9.7: a label of its own, so no stateless reply is linked to a connection
+         * (nor stands out by a zero label). */
+        out->flow_label = 0;
+        uint32_t r = 0;
+        if (s->path.remote.family == RQ_AF_INET6 && rq_ep_random(ep, (uint8_t *)&r, sizeof r) == 0)
+            out->flow_label = (r & 0xfffffu) ? (r & 0xfffffu) : 1;
         memmove(&ep->stateless[0], &ep->stateless[1], (ep->nstateless - 1) * sizeof *s);
         ep->nstateless--;
         return 1;
