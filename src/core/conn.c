@@ -349,6 +349,10 @@ rq_time rq_conn_next_timeout(const rq_conn *c)
     if (c->keepalive && c->handshake_complete && can_send)
         t = min_time(t, c->last_ack_eliciting_sent + c->keepalive);
     t = min_time(t, quiet_deadline(c));
+    /* Data that waits for the pacer (RFC 9002 §7.7) leaves when it allows. */
+    const rq_pacer *pacer = &c->paths[c->active_path].pacer;
+    if (pacer->blocked && can_send)
+        t = min_time(t, pacer->next);
     if (c->has_rx_prev)
         t = min_time(t, c->rx_prev_discard);
     t = min_time(t, rq_conn_paths_next_timeout(c));

@@ -18,6 +18,7 @@
 #include "core/cc.h"
 #include "core/cid.h"
 #include "core/cids.h"
+#include "core/pacer.h"
 #include "core/qlog.h"
 #include "core/recovery.h"
 #include "core/rtt.h"
@@ -78,6 +79,7 @@ typedef struct rq_path {
      * back, else the path cannot carry 1200-byte datagrams and is given up (§14.2). */
     bool mtu_unproven;
     rq_spin spin; /* spin bit and flow-label key (RFC 9000 §17.4, §9.7; spin.h), lazily started */
+    rq_pacer pacer; /* RFC 9002 §7.7 */
 } rq_path;
 
 /* One packet number space (RFC 9000 §12.3) with its keys and CRYPTO stream. */

@@ -330,7 +330,6 @@ static void detach(rq_conn *c, rq_path *p, rq_time now)
 static void migrate(rq_conn *c, rq_path *p, rq_time now)
 {
     rq_path *old = &c->paths[c->active_path];
-    detach(c, old, now);
     if (local_changed(old, p)) {
         c->has_left_local = true;
         c->left_local = old->addr.local;
@@ -339,9 +338,18 @@ static void migrate(rq_conn *c, rq_path *p, rq_time now)
     bool port_only = rq_addr_same_ip(&old->addr.remote, &p->addr.remote) &&
                      rq_addr_eq(&old->addr.local, &p->addr.local);
     if (!p->validated && port_only) {
-        /* §9.4: a port-only change may keep congestion and RTT state. */
+        /* §9.4: a port-only change may keep congestion and RTT state. It is the same network
+         * path: its packets in flight become the new path's for loss detection (the packet
+         * threshold finds those the stale binding swallowed), but their loss is the
+         * rebinding's, not congestion (they no longer count in flight). */
+        uint64_t own = rq_recovery_path_bytes_in_flight(&c->rec, p->id), moved = 0;
+        detach(c, old, now);
+        rq_recovery_move_path(&c->rec, old->id, p->id, &moved);
         p->rtt = old->rtt;
         p->cc = old->cc;
+        p->cc.bytes_in_flight += own; /* its own probes are still out */
+    } else {
+        detach(c, old, now);
     }
     if (old->validated)
         c->fallback_path = old->id;

@@ -376,7 +376,7 @@ static size_t build_packet(rq_conn *c, rq_pn_space sp, uint8_t *buf, size_t room
             add_conn_ctrl(c, pb, now);
         }
         add_crypto(c, pb);
-        if (sp == RQ_PN_SPACE_APPLICATION && app_ready(c))
+        if (sp == RQ_PN_SPACE_APPLICATION && app_ready(c) && !c->paths[c->tx_path].pacer.blocked)
             add_streams(c, pb, now);
         if (!pb->ack_eliciting &&
             (s->probes_due || (sp == RQ_PN_SPACE_APPLICATION && c->ping_pending)))
@@ -443,8 +443,12 @@ static int seal_packet(rq_conn *c, pkt_build *pb, rq_time now, size_t *len)
     rc = rq_recovery_on_sent(&c->rec, pb->space, &sp, now, &env);
     if (rc)
         return rc;
-    if (sp.in_flight)
-        rq_cc_on_sent(&c->paths[c->tx_path].cc, sp.size, now);
+    if (sp.in_flight) {
+        rq_path *path = &c->paths[c->tx_path];
+        rq_cc_on_sent(&path->cc, sp.size, now);
+        if (pb->ack_eliciting && pb->space == RQ_PN_SPACE_APPLICATION)
+            rq_pacer_on_sent(&path->pacer, now, path->cc.cwnd, path->rtt.smoothed_rtt, sp.size);
+    }
     if (pb->ack_eliciting)
         c->last_ack_eliciting_sent = now;
     rq_conn_qlog_packet(c, now, true, pb->space, pb->pn, *len, pb->frames, pb->nframes);
@@ -611,6 +615,10 @@ int rq_conn_send(rq_conn *c, rq_time now, rq_datagram_out *out)
     bool send_one = c->send_one;
     if (send_one)
         window = UINT64_MAX;
+    /* RFC 9002 §7.7: stream data waits for the pacer; ACKs, control and path frames, probes
+     * do not. */
+    p->pacer.blocked = !send_one && !rq_pacer_ready(&p->pacer, now) && window > 0 &&
+                       rq_streams_next_sender(&c->streams);
     rq_conn_maybe_update_keys(c, now);
     pkt_build pkts[3];
     size_t n = 0, used = 0;

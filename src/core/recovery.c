@@ -650,6 +650,30 @@ void rq_recovery_detach_path(rq_recovery *r, uint32_t path_id, rq_time now,
     rq_recovery_set_timer(r, now, env);
 }
 
+void rq_recovery_move_path(rq_recovery *r, uint32_t from, uint32_t to, uint64_t *bytes)
+{
+    uint64_t total = 0;
+    for (int sp = 0; sp < 3; sp++) {
+        rq_recovery_space *s = &r->space[sp];
+        for (size_t i = s->head; i < s->tail; i++) {
+            rq_recovery_entry *e = &s->e[i];
+            if (e->state != ST_LIVE || e->p.path_id != from)
+                continue;
+            e->p.path_id = to;
+            if (e->p.in_flight)
+                total += e->p.size;
+        }
+        if (from < RQ_RECOVERY_PC_PATHS && to < RQ_RECOVERY_PC_PATHS &&
+            s->path_largest_acked[from] != RQ_PN_NONE &&
+            (s->path_largest_acked[to] == RQ_PN_NONE ||
+             s->path_largest_acked[from] > s->path_largest_acked[to]))
+            s->path_largest_acked[to] = s->path_largest_acked[from];
+        if (s->last_ack_eliciting_path == from)
+            s->last_ack_eliciting_path = to;
+    }
+    *bytes = total;
+}
+
 void rq_recovery_lose_path(rq_recovery *r, uint32_t path_id, rq_time now,
                            const rq_recovery_env *env)
 {

@@ -201,6 +201,10 @@ void rq_recovery_detach_path(rq_recovery *r, uint32_t path_id, rq_time now,
                              const rq_recovery_env *env, uint64_t *bytes);
 
 /* In-flight bytes of `space` not yet acknowledged, lost or discarded. */
+/* The packets of path `from` become path `to`'s (a NAT rebinding that changed only the port:
+ * the same network path, RFC 9000 §9.4); *bytes receives those in flight. */
+void rq_recovery_move_path(rq_recovery *r, uint32_t from, uint32_t to, uint64_t *bytes);
+
 /* Declares every packet still in flight on `path_id` lost at once: the path was left without
  * ever being validated (a spoofed address, a probe that failed), so nothing sent there is
  * expected to arrive, and waiting for the loss timers would stall the connection. */
