@@ -151,6 +151,19 @@ int rq_udp_recv(rq_udp_socket *s, uint8_t *buf, size_t cap, size_t *len, rq_path
     return 0;
 }
 
+/* Attaches one control message (the source address to send from) to m, in control. */
+static void put_pktinfo(struct msghdr *m, char *control, int level, int type, const void *pi,
+                        size_t len)
+{
+    m->msg_control = control;
+    m->msg_controllen = CMSG_SPACE(len);
+    struct cmsghdr *c = CMSG_FIRSTHDR(m);
+    c->cmsg_level = level;
+    c->cmsg_type = type;
+    c->cmsg_len = CMSG_LEN(len);
+    memcpy(CMSG_DATA(c), pi, len);
+}
+
 int rq_udp_send(rq_udp_socket *s, const uint8_t *buf, size_t len, const rq_path_addr *path,
                 uint32_t flow_label)
 {
@@ -167,27 +180,15 @@ int rq_udp_send(rq_udp_socket *s, const uint8_t *buf, size_t len, const rq_path_
     struct msghdr m = {.msg_name = &to, .msg_namelen = tl, .msg_iov = &iov, .msg_iovlen = 1};
     /* A chosen source address: the one the peer knows this path by. */
     if (path->local.family == RQ_AF_INET4 && s->local.family == RQ_AF_INET4) {
-        m.msg_control = control.buf;
-        m.msg_controllen = CMSG_SPACE(sizeof(struct in_pktinfo));
-        struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-        c->cmsg_level = IPPROTO_IP;
-        c->cmsg_type = IP_PKTINFO;
-        c->cmsg_len = CMSG_LEN(sizeof(struct in_pktinfo));
         struct in_pktinfo pi;
         memset(&pi, 0, sizeof pi);
         memcpy(&pi.ipi_spec_dst, path->local.ip, 4);
-        memcpy(CMSG_DATA(c), &pi, sizeof pi);
+        put_pktinfo(&m, control.buf, IPPROTO_IP, IP_PKTINFO, &pi, sizeof pi);
     } else if (path->local.family == RQ_AF_INET6 && s->local.family == RQ_AF_INET6) {
-        m.msg_control = control.buf;
-        m.msg_controllen = CMSG_SPACE(sizeof(struct in6_pktinfo));
-        struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-        c->cmsg_level = IPPROTO_IPV6;
-        c->cmsg_type = IPV6_PKTINFO;
-        c->cmsg_len = CMSG_LEN(sizeof(struct in6_pktinfo));
         struct in6_pktinfo pi;
         memset(&pi, 0, sizeof pi);
         memcpy(&pi.ipi6_addr, path->local.ip, 16);
-        memcpy(CMSG_DATA(c), &pi, sizeof pi);
+        put_pktinfo(&m, control.buf, IPPROTO_IPV6, IPV6_PKTINFO, &pi, sizeof pi);
     }
     ssize_t n = sendmsg(s->fd, &m, 0);
     if (n < 0)
