@@ -9,6 +9,11 @@ packages=(
     libgnutls28-dev nettle-dev              # TLS 1.3 and packet protection
     openssl                                 # bench/crypto prints `openssl speed` as a ceiling
     libngtcp2-dev libngtcp2-crypto-gnutls-dev   # an independent QUIC peer inside the simulator
+    libnghttp3-dev                          # HTTP/3 in the roamquic server and client (src/h3)
+    ngtcp2-client ngtcp2-server             # gtlsclient/gtlsserver: interop on real sockets
+    tshark                                  # decrypts interop captures (tests/interop)
+    nodejs                                  # @matrixai/quic (quiche) for interop
+    iproute2 nftables                       # network namespaces for the netns tests
 )
 
 missing=()
@@ -16,6 +21,9 @@ for p in "${packages[@]}"; do
     status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
     [[ "$status" == "install ok installed" ]] || missing+=("$p")
 done
+# Debian's npm conflicts with a Node.js that bundles its own (NodeSource's): ask for it only
+# when no npm is on the PATH.
+command -v npm >/dev/null || missing+=(npm)
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 
 echo "deps: installing ${missing[*]}"

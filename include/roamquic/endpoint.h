@@ -148,6 +148,20 @@ RQ_API int rq_conn_rotate_cids(rq_conn *conn, rq_time now);
 RQ_API int rq_conn_path_info(const rq_conn *conn, uint32_t path_id, rq_path_addr *addr,
                              rq_time *smoothed_rtt, bool *validated);
 
+/* One path's figures, for reports and tools. Path ids are slots: once a path is dropped its
+ * id may be reused by a later path (compare the addresses). */
+typedef struct rq_path_stats {
+    rq_path_addr addr;
+    rq_time smoothed_rtt;
+    bool validated;
+    bool active;             /* the path the connection sends on now */
+    uint64_t bytes_sent;     /* UDP payload bytes sent on this path */
+    uint64_t bytes_received; /* UDP payload bytes received on this path */
+} rq_path_stats;
+
+/* Fills *st for path_id. Returns 0 or RQ_ERR_INVALID_ARG (no such path now). */
+RQ_API int rq_conn_path_stats(const rq_conn *conn, uint32_t path_id, rq_path_stats *st);
+
 /* Sends a PING whenever the connection has been idle for interval (0 turns it off), to keep
  * NAT bindings alive (RFC 9308 §3.2: some expire after ~30 s). */
 RQ_API void rq_conn_set_keepalive(rq_conn *conn, rq_time interval);
