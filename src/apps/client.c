@@ -498,12 +498,20 @@ static void attach(app_client *c, rq_time now)
 static void on_closed(app_client *c, const rq_event *ev)
 {
     c->closed = true;
-    if (!c->closing || ev->by_peer) {
+    const char *kind = ev->app_error ? "application" : "transport";
+    if (!c->connected) {
+        /* The one line a failed start gets (the log lines above it are context). */
+        c->failed = true;
+        if (ev->by_peer || ev->error_code)
+            fprintf(stderr, "roamquic client: the handshake with %s failed: %s error 0x%llx\n",
+                    c->o.urls[0].authority, kind, (unsigned long long)ev->error_code);
+        else
+            fprintf(stderr, "roamquic client: no answer from %s within %llu s: giving up\n",
+                    c->o.urls[0].authority, (unsigned long long)c->o.timeout_s);
+    } else if (!c->closing || ev->by_peer) {
         if (ev->error_code)
             app_log(&c->sinks, "error: connection closed%s: %s error 0x%llx",
-                    ev->by_peer ? " by the server" : "",
-                    ev->app_error ? "application" : "transport",
-                    (unsigned long long)ev->error_code);
+                    ev->by_peer ? " by the server" : "", kind, (unsigned long long)ev->error_code);
         else
             app_log(&c->sinks, "connection closed%s", ev->by_peer ? " by the server" : "");
     }

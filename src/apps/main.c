@@ -25,6 +25,6 @@ int main(int argc, char **argv)
         fputs(usage, stdout);
         return 0;
     }
-    fprintf(stderr, "roamquic: unknown command '%s'\n%s", cmd, usage);
+    fprintf(stderr, "roamquic: unknown command '%s' (server, client or demo)\n", cmd);
     return 2;
 }

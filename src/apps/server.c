@@ -125,13 +125,12 @@ int app_server_parse(int argc, char **argv, app_server_opts *o, bool *exit_now)
             o->retry = true;
             break;
         case PREF4:
-            if (app_parse_addr(optarg, 4, true, &o->pref4) || o->pref4.family != RQ_AF_INET4)
-                return *exit_now = true,
-                       opt_error("--preferred-ipv4 wants an IPv4 ADDR:PORT", optarg);
+            if (app_parse_addr(optarg, 4, true, &o->pref4))
+                return *exit_now = true, 2;
             break;
         case PREF6:
-            if (app_parse_addr(optarg, 6, true, &o->pref6) || o->pref6.family != RQ_AF_INET6)
-                return *exit_now = true, opt_error("--preferred-ipv6 wants [IPV6]:PORT", optarg);
+            if (app_parse_addr(optarg, 6, true, &o->pref6))
+                return *exit_now = true, 2;
             break;
         case NOMIG:
             o->disable_active_migration = true;
