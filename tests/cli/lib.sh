@@ -6,6 +6,8 @@ ROAMQUIC=${1:?usage: $0 PATH-TO-roamquic}
 WORK=$(mktemp -d /tmp/rq-cli.XXXXXX)
 SERVER_PID=
 cleanup() {
+    [[ -n "${CAPTURE_PID:-}" ]] && kill "$CAPTURE_PID" 2>/dev/null
+    [[ -n "${PEER_PID:-}" ]] && kill "$PEER_PID" 2>/dev/null && wait "$PEER_PID" 2>/dev/null
     [[ -n "$SERVER_PID" ]] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
     [[ -n "${EXTRA_CLEANUP:-}" ]] && eval "$EXTRA_CLEANUP"
     rm -rf "$WORK"
@@ -51,4 +53,45 @@ expect_error() {
     grep -v '^\[' "$WORK/err" | grep -q -- "$pattern" ||
         { cat "$WORK/err" >&2; fail "'$*': error does not say '$pattern'"; }
     pass "$* -> $rc: $(grep -v '^\[' "$WORK/err")"
+}
+
+# free_port: a UDP port nobody uses now on 127.0.0.1 (for peers that want one given).
+free_port() {
+    python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# make_cert: a self-signed ECDSA certificate for localhost, 127.0.0.1 and ::1 in $WORK.
+make_cert() {
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+        -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1" \
+        -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null || fail "openssl req failed"
+}
+
+# start_capture NAME PORT...: tshark on lo for those UDP ports into $WORK/NAME.pcapng; returns
+# once the capture runs (at most 10 s). stop_capture ends it.
+CAPTURE_PID=
+start_capture() {
+    local name=$1 filter="" p
+    shift
+    for p in "$@"; do filter="${filter:+$filter or }udp port $p"; done
+    CAPTURE_FILE="$WORK/$name.pcapng"
+    tshark -i lo -f "$filter" -w "$CAPTURE_FILE" >"$WORK/tshark.log" 2>&1 &
+    CAPTURE_PID=$!
+    for _ in $(seq 100); do
+        grep -q "Capture started\|Capturing on" "$WORK/tshark.log" && return 0
+        sleep 0.1
+    done
+    fail "tshark did not start: $(tail -1 "$WORK/tshark.log")"
+}
+stop_capture() {
+    sleep 0.2   # the last packets
+    kill -INT "$CAPTURE_PID" 2>/dev/null || true
+    wait "$CAPTURE_PID" 2>/dev/null || true
+    CAPTURE_PID=
+}
+
+# check_capture ARGS...: tests/interop/quic_capture.py on the last capture with the key log.
+check_capture() {
+    python3 "$(dirname "${BASH_SOURCE[0]}")/../interop/quic_capture.py" "$CAPTURE_FILE" \
+        --keylog "$WORK/keys.log" "$@" || fail "capture check failed ($CAPTURE_FILE)"
 }

@@ -37,4 +37,17 @@ for alpn in $ALPNS; do
     grep -q "(127.0.0.2:[0-9]*) now carries the connection" "$WORK/server.log" ||
         fail "the server did not follow to 127.0.0.2"
 done
+
+# qlog: both ends write JSON-SEQ with the path events (a smaller run: qlog logs every packet).
+stop_server
+start_server --listen 127.0.0.1:0 --gen-max 4M --qlog-dir "$WORK/qlog"
+timeout 60 "$ROAMQUIC" client --insecure --alpn hq-interop --discard --qlog-dir "$WORK/qlog" \
+    --rebind-port-after 1M "https://127.0.0.1:$SERVER_PORT/4000000" >/dev/null 2>"$WORK/client.log" ||
+    { cat "$WORK/client.log" >&2; fail "qlog run failed"; }
+stop_server
+for role in client server; do
+    python3 "$(dirname "$0")/../interop/qlog_check.py" "$WORK/qlog" --role $role \
+        --event quic:tuple_assigned --event quic:migration_state_updated || fail "$role qlog"
+done
+pass "qlog files of both ends parse as JSON-SEQ and hold the path events"
 echo "all loopback transfers passed"
