@@ -37,6 +37,8 @@ int app_parse_bytes(const char *s, uint64_t *out)
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
     unsigned shift = 0;
+    if (end == s || *s == '-')
+        return fail("not a byte count (digits, then K, M or G)", s);
     if (*end == 'K' || *end == 'k')
         shift = 10;
     else if (*end == 'M' || *end == 'm')
