@@ -13,7 +13,7 @@ packages=(
     ngtcp2-client ngtcp2-server             # gtlsclient/gtlsserver: interop on real sockets
     tshark                                  # decrypts interop captures (tests/interop)
     nodejs                                  # @matrixai/quic (quiche) for interop
-    iproute2 nftables                       # network namespaces for the netns tests
+    iproute2 nftables ethtool               # network namespaces for the netns and interop tests
 )
 
 missing=()

@@ -411,16 +411,6 @@ static void finish_move(app_client *c, cli_move *m, rq_time now, bool validated)
         rq_io_remove_socket(c->loop, c->index, &old.addr.local);
 }
 
-/* TODO(loop): moves into src/io/loop.c once the batching work there has landed. */
-static int rq_io_rebind_silently(rq_io_loop *l, size_t idx, const rq_addr *a, rq_addr *now_from)
-{
-    (void)l;
-    (void)idx;
-    (void)a;
-    (void)now_from;
-    return RQ_ERR_INVALID_ARG;
-}
-
 static void nat_rebind(app_client *c)
 {
     rq_path_stats cur;
@@ -822,12 +812,12 @@ int app_client_main(int argc, char **argv)
         fprintf(stderr, "roamquic client: cannot make the I/O loop\n");
         return 1;
     }
+    if (o.no_gso)
+        rq_io_set_gso(loop, false);
     if (app_client_start(&c, &o, loop) != 0) {
         rq_io_loop_free(loop);
         return 1;
     }
-    if (o.no_gso)
-        (void)0; /* TODO(gso) rq_io_set_gso(loop, false) */
     rc = 0;
     while (rc == 0 && !app_client_step(c, rq_io_now()))
         rc = rq_io_turn(loop, 50 * RQ_MS);

@@ -110,7 +110,6 @@ static int start(rq_io_loop *loop, const demo_opts *d, app_server **srv, app_cli
     const rq_addr *at = app_server_address(*srv, 0);
     app_client_opts co = {0};
     co.insecure = true;
-    co.alpn = "hq-interop";
     co.discard = true;
     co.rebind_port_after = d->size / 3;
     co.nat_rebind_after = APP_NOT_SET;

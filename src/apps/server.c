@@ -439,7 +439,7 @@ int app_server_start(app_server **out, const app_server_opts *o, rq_io_loop *loo
         if (pref[i]->family && open_socket(s, loop, pref[i]) != 0)
             return -1;
     if (o->no_gso)
-        (void)loop; /* TODO(gso): rq_io_set_gso(loop, false) once the loop has GSO */
+        rq_io_set_gso(loop, false);
     *out = s;
     return 0;
 }

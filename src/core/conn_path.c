@@ -658,7 +658,8 @@ int rq_conn_path_stats(const rq_conn *c, uint32_t path_id, rq_path_stats *st)
     if (!c || !st || path_id >= RQ_MAX_PATHS || !c->paths[path_id].in_use)
         return RQ_ERR_INVALID_ARG;
     const rq_path *p = &c->paths[path_id];
-    *st = (rq_path_stats){p->addr,       p->rtt.smoothed_rtt, p->validated,
-                          c->active_path == path_id, p->bytes_sent, p->bytes_received};
+    *st =
+        (rq_path_stats){p->addr,       p->rtt.smoothed_rtt, p->validated, c->active_path == path_id,
+                        p->bytes_sent, p->bytes_received};
     return 0;
 }

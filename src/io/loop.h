@@ -2,7 +2,14 @@
  * waits until a socket is readable or the earliest endpoint timer is due, feeds every
  * waiting datagram to its endpoint (with the local address it came to), runs due timers,
  * lets the application react to events (its callback), then sends everything the endpoints
- * have to send, each datagram from the socket of its path's local address. */
+ * have to send, each datagram from the socket of its path's local address.
+ *
+ * Datagrams move in batches: many per recvmmsg, and an endpoint's datagrams are collected
+ * (up to RQ_IO_TX_BATCH) and sent per socket with sendmmsg, with UDP GSO coalescing those of
+ * one path and size into one buffer, and UDP GRO on receive, both where the kernel supports
+ * them (rq_io_set_gso turns them off). A full socket buffer does not drop datagrams: the
+ * endpoint's collected datagrams wait, in order, until the socket is writable (EPOLLOUT),
+ * and the endpoint is not asked for more meanwhile. */
 #ifndef RQ_IO_LOOP_H
 #define RQ_IO_LOOP_H
 
@@ -12,6 +19,8 @@
 
 #define RQ_IO_MAX_ENDPOINTS 8
 #define RQ_IO_MAX_SOCKETS   16
+#define RQ_IO_TX_BATCH      64 /* datagrams collected from an endpoint before they go out */
+#define RQ_IO_RX_BATCH      32 /* buffers per recvmmsg (each can hold a GRO train) */
 
 typedef struct rq_io_loop rq_io_loop;
 
@@ -38,7 +47,27 @@ int rq_io_add_socket(rq_io_loop *l, size_t index, const rq_addr *addr, rq_addr *
 /* Closes endpoint `index`'s socket bound to `addr` (an interface that went away). */
 void rq_io_remove_socket(rq_io_loop *l, size_t index, const rq_addr *addr);
 
+/* FOR TESTING (the client's --nat-rebind-after): replaces endpoint `index`'s socket known as
+ * `addr` by a new one on the same IP address and another port, while the endpoint keeps seeing
+ * `addr`: datagrams it sends from addr leave from the new port, datagrams arriving there are
+ * handed in as addressed to addr. That is what a NAT rebinding looks like from the peer: same
+ * connection ID, a new source port, no probing (RFC 9000 §9.3). *now_from (may be NULL) gets
+ * the new address. RQ_ERR_INVALID_ARG (no such socket), RQ_ERR_IO. */
+int rq_io_rebind_silently(rq_io_loop *l, size_t index, const rq_addr *addr, rq_addr *now_from);
+
 /* One turn, waiting at most max_wait. 0 or RQ_ERR_IO (epoll failed). */
 int rq_io_turn(rq_io_loop *l, rq_time max_wait);
+
+/* Turns the kernel's UDP offloads, GSO on send and GRO on receive, on or off for every socket
+ * of the loop, those open and those added later. On by default where the kernel supports
+ * them; off, every datagram is its own buffer both ways (what a packet capture wants, the
+ * tools' --no-gso). A socket whose kernel refused GSO stays without it. Set it before
+ * traffic flows: buffers the kernel coalesced while GRO was on and that are still queued
+ * when it is turned off arrive without their segment size (and are lost). */
+void rq_io_set_gso(rq_io_loop *l, bool on);
+
+/* The loop's counters (udp.h): those of its open sockets, of the sockets it closed, and its
+ * own (send_no_socket). */
+void rq_io_get_stats(const rq_io_loop *l, rq_io_stats *st);
 
 #endif

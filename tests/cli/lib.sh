@@ -10,7 +10,7 @@ cleanup() {
     [[ -n "${PEER_PID:-}" ]] && kill "$PEER_PID" 2>/dev/null && wait "$PEER_PID" 2>/dev/null
     [[ -n "$SERVER_PID" ]] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
     [[ -n "${EXTRA_CLEANUP:-}" ]] && eval "$EXTRA_CLEANUP"
-    rm -rf "$WORK"
+    if [[ -n "${RQ_KEEP_WORK:-}" ]]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 
@@ -90,8 +90,28 @@ stop_capture() {
     CAPTURE_PID=
 }
 
-# check_capture ARGS...: tests/interop/quic_capture.py on the last capture with the key log.
+# check_capture ARGS...: tests/interop/quic_capture.py on the last capture with the key logs.
+# Each process writes its own key log ($WORK/keys-*.log: two writers appending to one file can
+# interleave a line), joined here.
 check_capture() {
+    cat "$WORK"/keys-*.log >"$WORK/keys.log" 2>/dev/null || true
     python3 "$(dirname "${BASH_SOURCE[0]}")/../interop/quic_capture.py" "$CAPTURE_FILE" \
         --keylog "$WORK/keys.log" "$@" || fail "capture check failed ($CAPTURE_FILE)"
+}
+
+# in_capture_netns: re-runs the calling test inside a network namespace of its own whose
+# loopback segments UDP GSO bursts before the capture point (ethtool tx-udp-segmentation off),
+# so that tshark sees each datagram (peers like gtlsclient send GSO bursts and have no switch
+# for it); the namespace is removed afterwards. Skips (77) without root, ip or ethtool.
+in_capture_netns() {
+    [[ -n "${RQ_IN_NETNS:-}" ]] && return 0
+    [[ $(id -u) -eq 0 ]] && command -v ip >/dev/null && command -v ethtool >/dev/null ||
+        { echo "skip: needs root, ip and ethtool"; exit 77; }
+    local ns=rq-cap-$$ rc=0
+    ip netns add "$ns"
+    EXTRA_CLEANUP="ip netns del $ns 2>/dev/null"
+    ip -n "$ns" link set lo up
+    ip netns exec "$ns" ethtool -K lo tx-udp-segmentation off >/dev/null
+    RQ_IN_NETNS=1 ip netns exec "$ns" bash "$0" "$ROAMQUIC" || rc=$?
+    exit $rc
 }

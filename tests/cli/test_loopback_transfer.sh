@@ -6,7 +6,7 @@
 source "$(dirname "$0")/lib.sh"
 
 MB=${RQ_CLI_MB:-100}
-ALPNS=${RQ_CLI_ALPNS:-hq-interop}
+ALPNS=${RQ_CLI_ALPNS:-hq-interop h3}
 mkdir -p "$WORK/root"
 head -c "${MB}M" /dev/urandom >"$WORK/root/big"
 want=$(sha256sum <"$WORK/root/big" | cut -d' ' -f1)

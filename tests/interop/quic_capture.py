@@ -5,9 +5,11 @@ Decrypts the capture with the TLS key log, then fails when:
   - any packet is malformed or raises an expert warning or worse;
   - nothing decoded: no decrypted 1-RTT packet (so a capture that decoded nothing cannot pass);
   - --min-tuples N: fewer than N client 4-tuples (address, port) talked to the server;
-  - --challenges: a server PATH_CHALLENGE sent on the newest client path was not answered by a
-    PATH_RESPONSE with the same data from that path (RFC 9000 §8.2.2). Challenges on a path the
-    client already left (the old-path check of §9.3.3) may go unanswered;
+  - --challenges: a new client path on which the server's PATH_CHALLENGEs (those sent while it
+    was the newest path) got no PATH_RESPONSE with the same data from that path (RFC 9000
+    §8.2.2), or a PATH_RESPONSE echoing data nobody challenged. Challenges on a path the client
+    already left (the old-path check of §9.3.3) may go unanswered, and of a burst of
+    retransmitted challenges a peer may answer only the latest (counted, not failed);
   - --fresh-dcid: a client path reused a DCID of an earlier client path (RFC 9000 §9.5);
   - --preferred-port P: the client never validated the server's preferred address P (a
     PATH_CHALLENGE to it answered from it, RFC 9000 §9.6.1) or never sent it 1-RTT data;
@@ -15,6 +17,7 @@ Decrypts the capture with the TLS key log, then fails when:
 Prints the counts as one JSON line.
 """
 import argparse
+import collections
 import json
 import subprocess
 import sys
@@ -86,21 +89,30 @@ def main():
         errors.append(f"{len(tuples)} client 4-tuples, wanted at least {args.min_tuples}")
 
     if args.challenges:
+        # Per new client path: the server's challenges sent while it was the newest path, and
+        # whether the client echoed them from that path. A peer may answer only the latest of
+        # a burst (ngtcp2 keeps the last few); one echo validates the path (§8.2.3), and an
+        # echo must carry data the server really sent on that path (§8.2.2).
+        challenged = collections.defaultdict(list)
         for r in from_server:
-            for data in r["quic.path_challenge.data"]:
-                newest = max(first_seen[t] for t in tuples if first_seen[t] <= r["n"]) \
-                    if any(first_seen[t] <= r["n"] for t in tuples) else None
-                if r["dst"] not in first_seen or first_seen[r["dst"]] != newest:
-                    continue  # the old path's check (§9.3.3): it may be gone
-                counts["challenges_new_path"] += 1
-                if any(data in a["quic.path_response.data"] and a["src"] == r["dst"]
-                       for a in to_server if a["n"] > r["n"]):
-                    counts["challenges_answered"] += 1
-                else:
-                    errors.append(f"frame {r['n']}: PATH_CHALLENGE {data} to {r['dst']} "
-                                  "never answered from that path")
-        if counts["challenges_new_path"] == 0 and len(tuples) > 1:
-            errors.append("the server never challenged a new client path")
+            if r["dst"] not in first_seen or r["dst"] == tuples[0]:
+                continue
+            newest = max(first_seen[t] for t in tuples if first_seen[t] <= r["n"])
+            if first_seen[r["dst"]] == newest:
+                challenged[r["dst"]] += r["quic.path_challenge.data"]
+        for t in tuples[1:]:
+            echoed = [d for a in to_server if a["src"] == t for d in a["quic.path_response.data"]]
+            sent = set(challenged[t])
+            counts["challenges_new_path"] += len(challenged[t])
+            counts["challenges_answered"] += len(sent & set(echoed))
+            if not sent:
+                errors.append(f"the server never challenged the new client path {t}")
+            elif not sent & set(echoed):
+                errors.append(f"no PATH_CHALLENGE of the server on {t} was answered from it")
+            stray = [d for d in echoed if d not in sent and
+                     not any(d in r["quic.path_challenge.data"] for r in from_server)]
+            if stray:
+                errors.append(f"PATH_RESPONSE from {t} echoes data never challenged: {stray[:3]}")
 
     if args.fresh_dcid:
         owner = {}
