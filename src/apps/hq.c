@@ -258,11 +258,16 @@ static void hq_on_event(app_proto *p, const rq_event *ev)
         else
             read_response(p, s);
         break;
-    case RQ_EV_STREAM_RESET:
+    case RQ_EV_STREAM_RESET: /* the request (server) or the response (client) is cut off */
+        if (s)
+            drop(p, s, false);
+        break;
     case RQ_EV_STREAM_STOPPED:
-        if (s) {
-            if (p->server && ev->type == RQ_EV_STREAM_STOPPED)
-                (void)rq_stream_reset(p->conn, s->id, ev->error_code);
+        /* A server no longer wanted to send the response: stop it. A client's request is
+         * complete already, and servers may stop reading once they have it (quiche's does):
+         * the response still comes. */
+        if (s && p->server) {
+            (void)rq_stream_reset(p->conn, s->id, ev->error_code);
             drop(p, s, false);
         }
         break;

@@ -99,7 +99,24 @@ const genMax = args['gen-max'] ?? 0;
 const verbose = !!args.verbose;
 const log = (msg) => process.stderr.write(`${ME}: ${msg}\n`);
 
-const { QUICServer, events: quicEvents, native: quicNative } = await import('@matrixai/quic');
+const {
+  QUICServer,
+  QUICConnection,
+  events: quicEvents,
+  native: quicNative,
+} = await import('@matrixai/quic');
+
+// @matrixai/quic 2.0.9 refuses (shuts down with our code 0x1) every stream whose data arrives
+// before the server side of the connection has finished starting, which is exactly when a
+// client sends its request with its handshake Finished, as roamquic's does (RFC 9000 allows
+// 1-RTT data then). Defer stream processing until the connection has started instead: quiche
+// keeps the data, and the 'connection' handler below processes it.
+const startedConns = new WeakSet();
+const origProcessStreams = QUICConnection.prototype.processStreams;
+QUICConnection.prototype.processStreams = function () {
+  if (this.type === 'server' && !startedConns.has(this)) return;
+  return origProcessStreams.call(this);
+};
 
 // Retry tokens and connection IDs are HMAC-SHA256'd with a per-process key.
 const hmacKey = crypto.randomBytes(32);
@@ -353,6 +370,8 @@ server.addEventListener(quicEvents.EventQUICServerConnection.name, (evt) => {
   conn.addEventListener(quicEvents.EventQUICConnectionStream.name, (sevt) => {
     handleStream(conn, sevt.detail).catch((e) => log(`stream error: ${e?.message ?? e}`));
   });
+  startedConns.add(conn);
+  conn.processStreams(); // the requests that came with the handshake (see above)
   conn.addEventListener(
     quicEvents.EventQUICConnectionStopped.name,
     () => {
