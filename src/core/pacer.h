@@ -21,8 +21,9 @@ static inline bool rq_pacer_ready(const rq_pacer *p, rq_time now)
     return p->next <= now;
 }
 
-/* A paced packet of `bytes` left at now; cwnd and srtt set the rate. After a pause the pacer
- * does not bank credit: the next packet may leave at once, the one after an interval later. */
+/* A paced packet of `bytes` left at now; cwnd and srtt set the rate. A sender that woke late
+ * may catch up on at most 1 ms of the rate (64 packets at most) back to back; a longer pause
+ * is not banked. */
 void rq_pacer_on_sent(rq_pacer *p, rq_time now, uint64_t cwnd, rq_time srtt, size_t bytes);
 
 #endif
