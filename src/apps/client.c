@@ -774,8 +774,7 @@ void app_client_summary(const app_client *c, FILE *f)
     for (size_t i = 0; i < c->o.nurls; i++) {
         const app_download *d = &c->reqs[i].d;
         char hex[65];
-        for (size_t k = 0; k < 32; k++)
-            snprintf(hex + 2 * k, 3, "%02x", d->sha256[k]);
+        app_hex(d->sha256, 32, hex);
         fprintf(f, "%s %s status %d, %llu bytes, sha256 %s\n", d->complete ? "ok  " : "FAIL",
                 c->o.urls[i].path, d->status, (unsigned long long)d->bytes, d->done ? hex : "-");
     }
@@ -799,6 +798,16 @@ void app_client_free(app_client *c)
     rq_mem_free(c);
 }
 
+int app_client_run(app_client *c, rq_io_loop *loop)
+{
+    int rc = 0;
+    while (rc == 0 && !app_client_step(c, rq_io_now()))
+        rc = rq_io_turn(loop, 50 * RQ_MS);
+    if (rc)
+        fprintf(stderr, "roamquic client: the I/O loop failed: %s\n", rq_strerror(rc));
+    return rc;
+}
+
 int app_client_main(int argc, char **argv)
 {
     app_client_opts o;
@@ -806,23 +815,15 @@ int app_client_main(int argc, char **argv)
     int rc = app_client_parse(argc, argv, &o, &exit_now);
     if (exit_now)
         return rc;
-    rq_io_loop *loop = rq_io_loop_new();
+    rq_io_loop *loop = app_loop_new("client", o.no_gso);
     app_client *c = NULL;
-    if (!loop) {
-        fprintf(stderr, "roamquic client: cannot make the I/O loop\n");
+    if (!loop)
         return 1;
-    }
-    if (o.no_gso)
-        rq_io_set_gso(loop, false);
     if (app_client_start(&c, &o, loop) != 0) {
         rq_io_loop_free(loop);
         return 1;
     }
-    rc = 0;
-    while (rc == 0 && !app_client_step(c, rq_io_now()))
-        rc = rq_io_turn(loop, 50 * RQ_MS);
-    if (rc)
-        fprintf(stderr, "roamquic client: the I/O loop failed: %s\n", rq_strerror(rc));
+    rc = app_client_run(c, loop);
     app_client_summary(c, stdout);
     bool ok = rc == 0 && app_client_succeeded(c);
     rq_io_loop_free(loop);

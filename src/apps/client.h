@@ -62,6 +62,9 @@ int app_client_start(app_client **out, const app_client_opts *o, rq_io_loop *loo
  * connection failed, or nothing moved for the timeout). */
 bool app_client_step(app_client *c, rq_time now);
 
+/* Turns loop until app_client_step says the run is over: 0, or the loop's error (printed). */
+int app_client_run(app_client *c, rq_io_loop *loop);
+
 /* Whether every download completed with status 200. */
 bool app_client_succeeded(const app_client *c);
 

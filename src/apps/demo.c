@@ -172,8 +172,7 @@ static bool report(const app_client *c, const demo_opts *d, rq_time took)
            (double)took / 1e9, dl->complete ? "complete" : "INCOMPLETE");
     bool moved = report_paths(c);
     char hex[65];
-    for (size_t k = 0; k < 32; k++)
-        snprintf(hex + 2 * k, 3, "%02x", dl->sha256[k]);
+    app_hex(dl->sha256, 32, hex);
     printf("  sha256 %s: %s\n", hex, hash_ok ? "matches the generated file" : "MISMATCH");
     return hash_ok && moved;
 }
@@ -185,22 +184,18 @@ int app_demo_main(int argc, char **argv)
     int rc = parse(argc, argv, &d, &exit_now);
     if (exit_now)
         return rc;
-    rq_io_loop *loop = rq_io_loop_new();
+    rq_io_loop *loop = app_loop_new("demo", false);
     app_server *srv = NULL;
     app_client *cli = NULL;
-    if (!loop) {
-        fprintf(stderr, "roamquic demo: cannot make the I/O loop\n");
+    if (!loop)
         return 1;
-    }
     if (start(loop, &d, &srv, &cli) != 0) {
         rq_io_loop_free(loop);
         app_server_free(srv);
         return 1;
     }
     rq_time t0 = rq_io_now();
-    rc = 0;
-    while (rc == 0 && !app_client_step(cli, rq_io_now()))
-        rc = rq_io_turn(loop, 50 * RQ_MS);
+    rc = app_client_run(cli, loop);
     rq_time took = rq_io_now() - t0;
     bool ok = rc == 0 && app_client_succeeded(cli) && report(cli, &d, took);
     rq_io_loop_free(loop);

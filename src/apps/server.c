@@ -438,8 +438,6 @@ int app_server_start(app_server **out, const app_server_opts *o, rq_io_loop *loo
     for (size_t i = 0; i < 2; i++)
         if (pref[i]->family && open_socket(s, loop, pref[i]) != 0)
             return -1;
-    if (o->no_gso)
-        rq_io_set_gso(loop, false);
     *out = s;
     return 0;
 }
@@ -493,12 +491,10 @@ int app_server_main(int argc, char **argv)
     int rc = app_server_parse(argc, argv, &o, &exit_now);
     if (exit_now)
         return rc;
-    rq_io_loop *loop = rq_io_loop_new();
+    rq_io_loop *loop = app_loop_new("server", o.no_gso);
     app_server *s = NULL;
-    if (!loop) {
-        fprintf(stderr, "roamquic server: cannot make the I/O loop\n");
+    if (!loop)
         return 1;
-    }
     if (app_server_start(&s, &o, loop) != 0) {
         rq_io_loop_free(loop);
         return 1;

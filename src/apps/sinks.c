@@ -26,9 +26,8 @@ typedef struct qlog_file {
 static void *qlog_open(void *ctx, rq_role role, const uint8_t *odcid, size_t odcid_len)
 {
     const app_sinks *s = ctx;
-    char hex[41] = {0}, name[4096];
-    for (size_t i = 0; i < odcid_len && i < 20; i++)
-        snprintf(hex + 2 * i, 3, "%02x", odcid[i]);
+    char hex[41], name[4096];
+    app_hex(odcid, odcid_len < 20 ? odcid_len : 20, hex);
     snprintf(name, sizeof name, "%s/%s_%s.sqlog", s->qlog_dir, hex,
              role == RQ_ROLE_SERVER ? "server" : "client");
     FILE *f = fopen(name, "w");
@@ -116,4 +115,25 @@ const char *app_addr_str(const rq_addr *a, char *buf, size_t cap)
         inet_ntop(AF_INET6, a->ip, ip, sizeof ip);
     snprintf(buf, cap, a->family == RQ_AF_INET6 ? "[%s]:%u" : "%s:%u", ip, a->port);
     return buf;
+}
+
+const char *app_hex(const uint8_t *b, size_t len, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < len; i++) {
+        out[2 * i] = digits[b[i] >> 4];
+        out[2 * i + 1] = digits[b[i] & 15];
+    }
+    out[2 * len] = '\0';
+    return out;
+}
+
+rq_io_loop *app_loop_new(const char *cmd, bool no_gso)
+{
+    rq_io_loop *loop = rq_io_loop_new();
+    if (!loop)
+        fprintf(stderr, "roamquic %s: cannot make the I/O loop\n", cmd);
+    else if (no_gso)
+        rq_io_set_gso(loop, false);
+    return loop;
 }
