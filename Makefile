@@ -52,6 +52,7 @@ soak: deps
 
 bench: release
 	$(RELEASE_DIR)/bench_crypto
+	bench/bench_loopback.sh $(RELEASE_DIR)/roamquic
 
 demo: deps
 	@cmake -S . -B $(RELEASE_DIR) -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=Release \
