@@ -267,7 +267,9 @@ static void log_path(const app_server *s, const rq_event *ev, const char *what)
 
 static void log_close(const app_server *s, const rq_event *ev)
 {
-    if (!ev->error_code)
+    /* H3_NO_ERROR (0x100, RFC 9114 §8.1) is HTTP/3's clean close. */
+    bool clean = !ev->error_code || (ev->app_error && ev->error_code == 0x100);
+    if (clean)
         app_log(&s->sinks, "connection closed%s", ev->by_peer ? " by the client" : "");
     else
         app_log(&s->sinks, "connection closed%s: %s error 0x%llx",
