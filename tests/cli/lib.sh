@@ -68,26 +68,40 @@ make_cert() {
 }
 
 # start_capture NAME PORT...: tshark on lo for those UDP ports into $WORK/NAME.pcapng; returns
-# once the capture runs (at most 10 s). stop_capture ends it.
+# once the capture demonstrably runs (at most 10 s): "Capture started" comes before the kernel
+# ring is ready, so marker datagrams (one byte, to port 9, also captured, never QUIC) go out
+# until the file holds one. stop_capture ends it.
 CAPTURE_PID=
 start_capture() {
-    local name=$1 filter="" p
+    local name=$1 filter="udp port 9" p size0 size
     shift
-    for p in "$@"; do filter="${filter:+$filter or }udp port $p"; done
+    for p in "$@"; do filter="$filter or udp port $p"; done
     CAPTURE_FILE="$WORK/$name.pcapng"
-    tshark -i lo -f "$filter" -w "$CAPTURE_FILE" >"$WORK/tshark.log" 2>&1 &
+    # A large kernel buffer (-B, MB): loopback runs at hundreds of MB/s and a dropped packet,
+    # the handshake's above all, makes the decryption checks meaningless.
+    tshark -i lo -B 64 -f "$filter" -w "$CAPTURE_FILE" >"$WORK/tshark.log" 2>&1 &
     CAPTURE_PID=$!
     for _ in $(seq 100); do
-        grep -q "Capture started\|Capturing on" "$WORK/tshark.log" && return 0
+        grep -q "Capture started\|Capturing on" "$WORK/tshark.log" && [[ -s "$CAPTURE_FILE" ]] && break
         sleep 0.1
     done
-    fail "tshark did not start: $(tail -1 "$WORK/tshark.log")"
+    size0=$(stat -c %s "$CAPTURE_FILE" 2>/dev/null || echo 0)
+    for _ in $(seq 100); do
+        echo -n x >/dev/udp/127.0.0.1/9 2>/dev/null || true
+        sleep 0.1
+        size=$(stat -c %s "$CAPTURE_FILE" 2>/dev/null || echo 0)
+        ((size > size0)) && return 0
+    done
+    fail "tshark did not start capturing: $(tail -1 "$WORK/tshark.log")"
 }
 stop_capture() {
     sleep 0.2   # the last packets
     kill -INT "$CAPTURE_PID" 2>/dev/null || true
     wait "$CAPTURE_PID" 2>/dev/null || true
     CAPTURE_PID=
+    if grep -q "packets dropped" "$WORK/tshark.log"; then
+        fail "the capture lost packets ($(grep -o '[0-9]* packets dropped' "$WORK/tshark.log")): its checks would mean nothing"
+    fi
 }
 
 # check_capture ARGS...: tests/interop/quic_capture.py on the last capture with the key logs.
