@@ -734,7 +734,7 @@ bool app_client_step(app_client *c, rq_time now)
         return now - c->close_sent > 50 * RQ_MS;
     if (c->proto && all_done(c)) {
         progress_line(c, now, true);
-        rq_conn_close(c->conn, now, c->ops == &app_h3 ? 0x100 : 0, "done");
+        rq_conn_close(c->conn, now, c->ops->no_error, "done");
         c->closing = true;
         c->close_sent = now;
         return false;

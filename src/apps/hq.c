@@ -282,5 +282,5 @@ static uint64_t hq_error(const app_proto *p)
     return 0;
 }
 
-const app_proto_ops app_hq = {"hq-interop", hq_attach, hq_detach, hq_request,
-                              hq_on_event,  hq_flush,  hq_error};
+const app_proto_ops app_hq = {"hq-interop", hq_attach, hq_detach, hq_request, hq_on_event,
+                              hq_flush,     hq_error,  NULL,      0};

@@ -53,6 +53,12 @@ typedef struct app_proto_ops {
     void (*flush)(app_proto *p);
     /* 0, or the application error code the connection must be closed with. */
     uint64_t (*error)(const app_proto *p);
+    /* Announces that the connection is about to close (HTTP/3: GOAWAY, RFC 9114 §5.2): no
+     * new requests are taken, those in progress go on. Goes out with the next flush. NULL
+     * for protocols without such a message (hq-interop). */
+    void (*goaway)(app_proto *p);
+    /* The application error code of a clean close (HTTP/3: H3_NO_ERROR, RFC 9114 §8.1). */
+    uint64_t no_error;
 } app_proto_ops;
 
 extern const app_proto_ops app_hq; /* src/apps/hq.c */

@@ -444,10 +444,23 @@ int app_server_start(app_server **out, const app_server_opts *o, rq_io_loop *loo
     return 0;
 }
 
+void app_server_goaway_all(app_server *s)
+{
+    for (size_t i = 0; i < s->nconns; i++) {
+        srv_conn *sc = &s->conns[i];
+        if (sc->proto && sc->ops->goaway) {
+            sc->ops->goaway(sc->proto);
+            sc->ops->flush(sc->proto);
+        }
+    }
+}
+
 void app_server_close_all(app_server *s, rq_time now)
 {
-    for (size_t i = 0; i < s->nconns; i++)
-        rq_conn_close(s->conns[i].conn, now, 0, "server shutting down");
+    for (size_t i = 0; i < s->nconns; i++) {
+        const srv_conn *sc = &s->conns[i];
+        rq_conn_close(sc->conn, now, sc->ops ? sc->ops->no_error : 0, "server shutting down");
+    }
 }
 
 const rq_addr *app_server_address(const app_server *s, size_t i)
@@ -508,9 +521,14 @@ int app_server_main(int argc, char **argv)
     rc = 0;
     while (!stop_requested && rc == 0)
         rc = rq_io_turn(loop, 100 * RQ_MS);
-    /* Say goodbye: CONNECTION_CLOSE to every client, for at most half a second. */
+    /* Say goodbye: GOAWAY where the protocol has one, a moment for it to arrive, then
+     * CONNECTION_CLOSE to every client, for at most half a second. */
+    app_server_goaway_all(s);
+    rq_time until = rq_io_now() + 50 * RQ_MS;
+    while (rc == 0 && app_server_connections(s) && rq_io_now() < until)
+        rc = rq_io_turn(loop, 10 * RQ_MS);
     app_server_close_all(s, rq_io_now());
-    rq_time until = rq_io_now() + 500 * RQ_MS;
+    until = rq_io_now() + 500 * RQ_MS;
     while (rc == 0 && app_server_connections(s) && rq_io_now() < until)
         rc = rq_io_turn(loop, 20 * RQ_MS);
     app_log(&s->sinks, "stopped");

@@ -34,7 +34,10 @@ int app_server_start(app_server **out, const app_server_opts *o, rq_io_loop *loo
 /* The i-th socket's address (the --listen ones in order, then the preferred ones), or NULL. */
 const rq_addr *app_server_address(const app_server *s, size_t i);
 
-/* Closes every connection (CONNECTION_CLOSE, no error) ... */
+/* Tells every client the server is going away (HTTP/3 GOAWAY), sent in the next turns ... */
+void app_server_goaway_all(app_server *s);
+
+/* ... closes every connection (CONNECTION_CLOSE, no error) ... */
 void app_server_close_all(app_server *s, rq_time now);
 /* ... and the number still open (not yet drained). */
 size_t app_server_connections(const app_server *s);

@@ -530,5 +530,17 @@ static uint64_t h3_error(const app_proto *p)
     return p->err;
 }
 
-const app_proto_ops app_h3 = {"h3",        h3_attach, h3_detach, h3_request,
-                              h3_on_event, h3_flush,  h3_error};
+/* RFC 9114 §5.2: the GOAWAY names the first request stream that will not be processed, so
+ * everything the peer has sent so far still is. nghttp3_conn_shutdown sends it at once (a
+ * notice a few round trips earlier only matters when a connection stays up afterwards). */
+static void h3_goaway(app_proto *p)
+{
+    if (p->err || !p->ready)
+        return;
+    int rv = nghttp3_conn_shutdown(p->h3);
+    if (rv)
+        fail(p, rv);
+}
+
+const app_proto_ops app_h3 = {"h3",     h3_attach, h3_detach, h3_request, h3_on_event,
+                              h3_flush, h3_error,  h3_goaway, 0x100};

@@ -6,6 +6,7 @@
  * behind (rq_mem_live). */
 #include "apps/proto.h"
 #include "core/alloc.h"
+#include "h3/h3_priv.h" /* the client's GOAWAY state */
 #include "io/loop.h"
 #include "rqtest.h"
 
@@ -39,6 +40,9 @@ typedef struct run {
     int64_t kill_stream; /* client: once all requests are done, reset (or stop) this stream */
     bool kill_by_stop, killed;
     uint64_t cerr, serr;
+    uint64_t goaway_after; /* server: send GOAWAY once request 0 has this many bytes through */
+    bool goaway_sent, late_tried;
+    int late_rc; /* client: what a request made after the GOAWAY arrived returned */
 } run;
 
 /* ---- server hooks ---- */
@@ -125,6 +129,10 @@ static void server_events(void *ctx, rq_endpoint *ep, rq_time now)
             app_h3.on_event(r->sp, &ev);
         }
     }
+    if (r->sp && r->goaway_after && !r->goaway_sent && r->res[0].got >= r->goaway_after) {
+        app_h3.goaway(r->sp);
+        r->goaway_sent = true;
+    }
     if (r->sp) {
         app_h3.flush(r->sp);
         check_error(r->sconn, r->sp, now, &r->serr);
@@ -164,6 +172,10 @@ static void client_events(void *ctx, rq_endpoint *ep, rq_time now)
             break;
         }
         r->sent++;
+    }
+    if (r->goaway_sent && !r->late_tried && r->cp->goaway) {
+        r->late_tried = true;
+        r->late_rc = app_h3.request(r->cp, "localhost", "/gen/10", 1);
     }
     app_h3.flush(r->cp);
     check_error(r->cconn, r->cp, now, &r->cerr);
@@ -332,6 +344,25 @@ static void test_h3_detach_ends_unfinished_request_rfc9114_4_1_1(void)
     RQ_CHECK_EQ_U64(r.res[0].bad, 0);
 }
 
+/* RFC 9114 §5.2: a server going away sends GOAWAY; the request in progress (below its stream
+ * ID) still completes, and the client opens no new request afterwards. */
+static void test_h3_goaway_lets_requests_finish_rfc9114_5_2(void)
+{
+    run r;
+    memset(&r, 0, sizeof r);
+    r.kill_stream = -1;
+    r.paths[0] = "/gen/8388608";
+    r.nreq = 1;
+    r.goaway_after = 1000000;
+    RQ_CHECK(run_h3(&r, all_done));
+    RQ_CHECK(r.goaway_sent);
+    RQ_CHECK(r.late_tried);                       /* the client saw the GOAWAY ... */
+    RQ_CHECK_ERR(r.late_rc, RQ_ERR_STREAM_STATE); /* ... and takes no new request */
+    RQ_CHECK_EQ_U64(r.cerr, 0);
+    RQ_CHECK_EQ_U64(r.serr, 0);
+    check_body(&r.res[0], 8388608);
+}
+
 static bool never(const run *r)
 {
     (void)r;
@@ -365,5 +396,6 @@ int main(void)
     RQ_RUN(test_h3_rejected_request_status_rfc9114_4_3_2);
     RQ_RUN(test_h3_detach_ends_unfinished_request_rfc9114_4_1_1);
     RQ_RUN(test_h3_closed_control_stream_is_error_rfc9114_6_2_1);
+    RQ_RUN(test_h3_goaway_lets_requests_finish_rfc9114_5_2);
     return rq_test_summary();
 }
