@@ -6,8 +6,17 @@
 #include "io/udp.h"
 #include "rqtest.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
+
+#ifndef IPV6_FLOWINFO
+#define IPV6_FLOWINFO 11 /* linux/in6.h */
+#endif
 
 /* Waits (up to a second) for a datagram on s. */
 static int recv_wait(rq_udp_socket *s, uint8_t *buf, size_t cap, size_t *len, rq_path_addr *p)
@@ -100,6 +109,70 @@ static void test_loopback_v6_with_flow_label(void)
     rq_udp_close(&b);
 }
 
+/* The flow label a datagram arrived with, read by a plain socket that asks the kernel for it
+ * (IPV6_FLOWINFO); -1 when nothing arrived or the kernel did not say. */
+static long received_flow_label(int fd)
+{
+    struct pollfd pfd = {fd, POLLIN, 0};
+    if (poll(&pfd, 1, 2000) != 1)
+        return -1;
+    uint8_t buf[1500];
+    union {
+        struct cmsghdr align;
+        uint8_t b[256];
+    } ctl;
+    struct iovec iov = {buf, sizeof buf};
+    struct msghdr m = {0};
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = ctl.b;
+    m.msg_controllen = sizeof ctl.b;
+    if (recvmsg(fd, &m, 0) < 0)
+        return -1;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
+        if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_FLOWINFO) {
+            uint32_t v;
+            memcpy(&v, CMSG_DATA(c), sizeof v);
+            return (long)(ntohl(v) & 0xfffffu);
+        }
+    return -1;
+}
+
+/* MIG-9.7-01: over IPv6 the label the core chose is the one on the wire (where the kernel
+ * lets sockets set it: IPV6_FLOWINFO_SEND), read back by the receiving socket. Two paths'
+ * labels arrive as given, so the keyed per-path labels of MIG-9.7-02 reach the network. */
+static void test_flow_label_on_the_wire_mig_9_7_01(void)
+{
+    rq_udp_socket a;
+    rq_addr lo6 = {RQ_AF_INET6, 0, {[15] = 1}, 0};
+    if (rq_udp_open(&a, &lo6) != RQ_OK) {
+        printf("  skip: no IPv6 loopback\n");
+        return;
+    }
+    int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0), on = 1;
+    struct sockaddr_in6 sa = {0};
+    sa.sin6_family = AF_INET6;
+    sa.sin6_addr = in6addr_loopback;
+    socklen_t sl = sizeof sa;
+    RQ_CHECK(fd >= 0);
+    RQ_CHECK(setsockopt(fd, IPPROTO_IPV6, IPV6_FLOWINFO, &on, sizeof on) == 0);
+    RQ_CHECK(bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0);
+    RQ_CHECK(getsockname(fd, (struct sockaddr *)&sa, &sl) == 0);
+    rq_path_addr to = {a.local, lo6};
+    to.remote.port = ntohs(sa.sin6_port);
+    uint8_t msg[1200];
+    memset(msg, 0x33, sizeof msg);
+    const uint32_t labels[] = {0x12345, 0xabcde};
+    for (size_t i = 0; i < 2; i++) {
+        RQ_CHECK_ERR(rq_udp_send(&a, msg, sizeof msg, &to, labels[i]), RQ_OK);
+        long got = received_flow_label(fd);
+        printf("  sent flow label 0x%05x, received 0x%05lx\n", labels[i], (unsigned long)got);
+        RQ_CHECK_EQ_U64((uint64_t)got, labels[i]);
+    }
+    close(fd);
+    rq_udp_close(&a);
+}
+
 /* Bad input: no family, an address this host does not have, a port already in use, a buffer
  * too small for the datagram that waits. */
 static void test_udp_errors(void)
@@ -130,6 +203,7 @@ int main(void)
     RQ_RUN(test_loopback_v4_roundtrip);
     RQ_RUN(test_wildcard_server_answers_from_reached_address);
     RQ_RUN(test_loopback_v6_with_flow_label);
+    RQ_RUN(test_flow_label_on_the_wire_mig_9_7_01);
     RQ_RUN(test_udp_errors);
     return rq_test_summary();
 }
