@@ -3,6 +3,7 @@
 #include "apps/args.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -22,7 +23,8 @@ int app_parse_uint(const char *opt, const char *s, uint64_t min, uint64_t max, u
     char *end;
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
-    if (!*s || *s == '-' || *end || errno || v < min || v > max) {
+    /* Digits only: strtoull would skip blanks and take " -1" as a huge number. */
+    if (!isdigit((unsigned char)*s) || *end || errno || v < min || v > max) {
         fprintf(stderr, "roamquic %s: %s wants a number from %llu to %llu, not '%s'\n", app_cmd,
                 opt, (unsigned long long)min, (unsigned long long)max, s);
         return -1;
@@ -37,7 +39,7 @@ int app_parse_bytes(const char *s, uint64_t *out)
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
     unsigned shift = 0;
-    if (end == s || *s == '-')
+    if (!isdigit((unsigned char)*s))
         return fail("not a byte count (digits, then K, M or G)", s);
     if (*end == 'K' || *end == 'k')
         shift = 10;
@@ -115,7 +117,7 @@ int app_parse_addr(const char *s, int family, bool need_port, rq_addr *out)
         char *end;
         errno = 0;
         p = strtoul(port, &end, 10);
-        if (!*port || *end || errno || p > 65535)
+        if (!isdigit((unsigned char)*port) || *end || errno || p > 65535)
             return fail("bad port in", s);
     } else if (need_port) {
         return fail("needs a port (ADDR:PORT)", s);
@@ -144,7 +146,7 @@ int app_parse_url(const char *s, app_url *u)
         char *end;
         errno = 0;
         unsigned long v = strtoul(port, &end, 10);
-        if (!*port || *end || errno || v == 0 || v > 65535)
+        if (!isdigit((unsigned char)*port) || *end || errno || v == 0 || v > 65535)
             return fail("bad port in URL", s);
         u->port = (uint16_t)v;
     }

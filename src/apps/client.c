@@ -87,6 +87,25 @@ static int opt_error(const char *msg, const char *arg)
     return 2;
 }
 
+/* The file a URL's body goes to: the last component of its path ("index.html" for none). */
+static const char *output_name(const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base && base[1] ? base + 1 : "index.html";
+    return strcmp(base, "..") == 0 || strcmp(base, ".") == 0 ? "index.html" : base;
+}
+
+/* Two downloads into one file would interleave: refuse it up front. */
+static int check_output_names(const app_client_opts *o)
+{
+    for (size_t i = 0; !o->discard && i < o->nurls; i++)
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(output_name(o->urls[i].path), output_name(o->urls[j].path)) == 0)
+                return opt_error("two URLs would write the same file",
+                                 output_name(o->urls[i].path));
+    return 0;
+}
+
 static int check_opts(app_client_opts *o, int argc, char **argv)
 {
     if (optind == argc)
@@ -106,7 +125,7 @@ static int check_opts(app_client_opts *o, int argc, char **argv)
         return opt_error("--migrate-after needs --migrate-to", NULL);
     if (o->alpn && strcmp(o->alpn, "h3") != 0 && strcmp(o->alpn, "hq-interop") != 0)
         return opt_error("--alpn takes h3 or hq-interop", o->alpn);
-    return 0;
+    return check_output_names(o);
 }
 
 int app_client_parse(int argc, char **argv, app_client_opts *o, bool *exit_now)
@@ -233,10 +252,7 @@ int app_client_parse(int argc, char **argv, app_client_opts *o, bool *exit_now)
 static void open_output(app_client *c, size_t i)
 {
     cli_req *r = &c->reqs[i];
-    const char *path = c->o.urls[i].path, *base = strrchr(path, '/');
-    base = base && base[1] ? base + 1 : "index.html";
-    if (strcmp(base, "..") == 0 || strcmp(base, ".") == 0)
-        base = "index.html";
+    const char *base = output_name(c->o.urls[i].path);
     char name[4096];
     snprintf(name, sizeof name, "%s/%s", c->o.output ? c->o.output : ".", base);
     r->fd = open(name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

@@ -29,7 +29,50 @@ struct app_proto {
     app_hooks hooks;
     hq_stream **streams;
     size_t n, cap;
+    /* Server: request streams already answered or refused (the client's bidirectional IDs 0,
+     * 4, 8...): all below done_low, and those listed above it. A late event for one (a
+     * retransmitted or reordered frame) must not start a second request on it. */
+    int64_t done_low;
+    int64_t *done;
+    size_t ndone, done_cap;
 };
+
+static bool done_has(const app_proto *p, int64_t id)
+{
+    if (id < p->done_low)
+        return true;
+    for (size_t i = 0; i < p->ndone; i++)
+        if (p->done[i] == id)
+            return true;
+    return false;
+}
+
+/* Remembers a finished request stream (best effort: without memory, only this protection
+ * is lost), folding the contiguous ones into done_low. */
+static void done_add(app_proto *p, int64_t id)
+{
+    if (done_has(p, id))
+        return;
+    if (p->ndone == p->done_cap) {
+        size_t cap = p->done_cap ? 2 * p->done_cap : 16;
+        int64_t *d = rq_mem_realloc(p->done, cap * sizeof *d);
+        if (!d)
+            return;
+        p->done = d;
+        p->done_cap = cap;
+    }
+    p->done[p->ndone++] = id;
+    for (bool moved = true; moved;) {
+        moved = false;
+        for (size_t i = 0; i < p->ndone; i++)
+            if (p->done[i] == p->done_low) {
+                p->done[i] = p->done[--p->ndone];
+                p->done_low += 4;
+                moved = true;
+                break;
+            }
+    }
+}
 
 static hq_stream *find(app_proto *p, int64_t id)
 {
@@ -66,7 +109,9 @@ static void drop(app_proto *p, hq_stream *s, bool complete)
             p->streams[i] = p->streams[--p->n];
             break;
         }
-    if (!p->server && p->hooks.on_done)
+    if (p->server)
+        done_add(p, s->id);
+    else if (p->hooks.on_done)
         p->hooks.on_done(p->hooks.ctx, s->req, complete);
     app_body_close(&s->body);
     rq_mem_free(s->chunk);
@@ -77,7 +122,7 @@ static app_proto *hq_attach(rq_conn *conn, bool server, const app_hooks *hooks)
 {
     app_proto *p = rq_mem_calloc(1, sizeof *p);
     if (p)
-        *p = (app_proto){conn, server, *hooks, NULL, 0, 0};
+        *p = (app_proto){conn, server, *hooks, NULL, 0, 0, 0, NULL, 0, 0};
     return p;
 }
 
@@ -88,6 +133,7 @@ static void hq_detach(app_proto *p)
     while (p->n)
         drop(p, p->streams[p->n - 1], false);
     rq_mem_free(p->streams);
+    rq_mem_free(p->done);
     rq_mem_free(p);
 }
 
@@ -165,8 +211,11 @@ static void read_request(app_proto *p, hq_stream *s)
         bool fin = false;
         size_t room = sizeof s->line - 1 - s->req_len;
         ptrdiff_t n = rq_stream_read(p->conn, s->id, s->line + s->req_len, room, &fin);
-        if (n < 0)
+        if (n < 0) {
+            if (s->req_len == 0) /* the stream is gone already: nothing to answer */
+                drop(p, s, false);
             return;
+        }
         s->req_len += (size_t)n;
         bool line_end = memchr(s->line, '\n', s->req_len) != NULL;
         if (line_end || fin || s->req_len == sizeof s->line - 1) {
@@ -240,27 +289,51 @@ static void hq_flush(app_proto *p)
     }
 }
 
+/* A stream event for a stream without a record. Server: a new request, unless that stream
+ * was answered already; client: its own finished requests stay quiet, anything else is a
+ * stream hq-interop does not use. Returns the new record, or NULL. */
+static hq_stream *unknown_stream(app_proto *p, int64_t id)
+{
+    bool client_bidi = (id & 3) == 0;
+    if (p->server && client_bidi)
+        return done_has(p, id) ? NULL : add(p, id);
+    if (!p->server && client_bidi)
+        return NULL;
+    (void)rq_stream_stop_sending(p->conn, id, 0);
+    return NULL;
+}
+
 static void hq_on_event(app_proto *p, const rq_event *ev)
 {
     hq_stream *s = find(p, ev->stream_id);
-    bool peer_bidi = p->server ? (ev->stream_id & 3) == 0 : false;
     switch (ev->type) {
     case RQ_EV_STREAM_OPENED:
     case RQ_EV_STREAM_READABLE:
-        if (!s && peer_bidi && !(s = add(p, ev->stream_id)))
+        if (!s && !(s = unknown_stream(p, ev->stream_id)))
             return;
-        if (!s) { /* hq-interop uses no other streams: refuse their data */
-            (void)rq_stream_stop_sending(p->conn, ev->stream_id, 0);
-            return;
-        }
         if (p->server)
             read_request(p, s);
         else
             read_response(p, s);
         break;
-    case RQ_EV_STREAM_RESET: /* the request (server) or the response (client) is cut off */
-        if (s)
-            drop(p, s, false);
+    case RQ_EV_STREAM_RESET:
+        if (!s) {
+            /* Server: a request abandoned before any of it arrived; close our side too, or
+             * the stream would hold its slot for the rest of the connection. */
+            if (p->server && (ev->stream_id & 3) == 0 && !done_has(p, ev->stream_id)) {
+                (void)rq_stream_reset(p->conn, ev->stream_id, ev->error_code);
+                done_add(p, ev->stream_id);
+            }
+            break;
+        }
+        /* A server already answering has the whole request: the client resetting its
+         * (finished) sending side changes nothing, the response goes on. Before that, the
+         * request is abandoned and so is our side of the stream. */
+        if (p->server && s->have_body)
+            break;
+        if (p->server)
+            (void)rq_stream_reset(p->conn, s->id, ev->error_code);
+        drop(p, s, false); /* client: the response was cut off */
         break;
     case RQ_EV_STREAM_STOPPED:
         /* A server no longer wanted to send the response: stop it. A client's request is

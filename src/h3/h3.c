@@ -89,10 +89,12 @@ static app_proto *h3_attach(rq_conn *conn, bool server, const app_hooks *hooks)
     h3_mem_init(&p->mem);
     nghttp3_settings settings;
     nghttp3_settings_default(&settings);
-    /* RFC 9204 §3.2.3, §2.1.2: let the peer's encoder use a dynamic table and block a few
-     * streams on it (nghttp3 buffers them). */
+    /* RFC 9204 §3.2.3, §2.1.2: the peer's encoder may use a dynamic table, but may not block
+     * a stream on it: nghttp3 would buffer a blocked stream's data without bound while the
+     * transport has already given the credit back (rq_stream_read), so a hostile peer could
+     * grow our memory at will. A blocking reference is a decompression error instead. */
     settings.qpack_max_dtable_capacity = 4096;
-    settings.qpack_blocked_streams = 100;
+    settings.qpack_blocked_streams = 0;
     int rv = server ? nghttp3_conn_server_new(&p->h3, &h3_callbacks, &settings, &p->mem, p)
                     : nghttp3_conn_client_new(&p->h3, &h3_callbacks, &settings, &p->mem, p);
     if (rv) {

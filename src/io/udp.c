@@ -299,6 +299,7 @@ void rq_udp_test_block_sends(int n)
 static void put_cmsg(struct msghdr *m, int level, int type, const void *data, size_t len)
 {
     struct cmsghdr *c = (struct cmsghdr *)((char *)m->msg_control + m->msg_controllen);
+    memset(c, 0, CMSG_SPACE(len)); /* the padding too: the kernel reads the whole space */
     c->cmsg_level = level;
     c->cmsg_type = type;
     c->cmsg_len = CMSG_LEN(len);

@@ -17,6 +17,7 @@ expect_error 2 "no URL" "$ROAMQUIC" client --insecure
 expect_error 2 "not an https:// URL" "$ROAMQUIC" client http://127.0.0.1:1/x
 expect_error 2 "same server" "$ROAMQUIC" client https://127.0.0.1:1/a https://127.0.0.1:2/b
 expect_error 2 "bad port in URL" "$ROAMQUIC" client https://127.0.0.1:99999/a
+expect_error 2 "write the same file" "$ROAMQUIC" client https://127.0.0.1:1/a/x https://127.0.0.1:1/b/x
 expect_error 2 "exclude each other" "$ROAMQUIC" client --insecure --ca x https://127.0.0.1:1/
 expect_error 2 "4 or 6" "$ROAMQUIC" client --prefer-family 5 https://127.0.0.1:1/
 expect_error 2 "needs --migrate-to" "$ROAMQUIC" client --migrate-after 1M https://127.0.0.1:1/

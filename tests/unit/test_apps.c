@@ -28,6 +28,9 @@ static void test_parse_bytes_and_numbers(void)
     RQ_CHECK_EQ_INT(app_parse_bytes("-1", &v), -1);
     RQ_CHECK_EQ_INT(app_parse_bytes("12X", &v), -1);
     RQ_CHECK_EQ_INT(app_parse_bytes("M", &v), -1);
+    RQ_CHECK_EQ_INT(app_parse_bytes(" -1", &v), -1); /* strtoull would take it as 2^64 - 1 */
+    RQ_CHECK_EQ_INT(app_parse_bytes(" 5", &v), -1);
+    RQ_CHECK_EQ_INT(app_parse_uint("--t", " -1", 0, UINT64_MAX, &v), -1);
     RQ_CHECK_EQ_INT(app_parse_bytes("99999999999999999999G", &v), -1);
     RQ_CHECK_EQ_INT(app_parse_uint("--t", "7", 1, 10, &v), 0);
     RQ_CHECK_EQ_U64(v, 7);
@@ -66,6 +69,8 @@ static void test_parse_urls(void)
     RQ_CHECK_EQ_INT(app_parse_url("https:///x", &u), -1);
     RQ_CHECK_EQ_INT(app_parse_url("https://h:0/x", &u), -1);
     RQ_CHECK_EQ_INT(app_parse_url("https://h:x/x", &u), -1);
+    RQ_CHECK_EQ_INT(app_parse_url("https://h: 5/x", &u), -1);
+    RQ_CHECK_EQ_INT(app_parse_url("https://h:-5/x", &u), -1);
 }
 
 /* Files are served from under the root only: ".." and symbolic links out are refused (403),
