@@ -12,7 +12,7 @@ head -c "${MB}M" /dev/urandom >"$WORK/root/big"
 want=$(sha256sum <"$WORK/root/big" | cut -d' ' -f1)
 start_server --listen 127.0.0.1:0 --root "$WORK/root"
 
-run() {
+try_run() {
     local name=$1 alpn=$2
     shift 2
     rm -rf "$WORK/out"
@@ -24,8 +24,18 @@ run() {
     got=$(sha256sum <"$WORK/out/big" | cut -d' ' -f1)
     [[ "$got" == "$want" ]] || fail "$name ($alpn): hash mismatch"
     grep -q "probing" "$WORK/client.log" || { cat "$WORK/client.log" >&2; fail "$name: no probe"; }
-    grep -q "now carries the connection" "$WORK/client.log" || fail "$name ($alpn): no move"
+    grep -q "now carries the connection" "$WORK/client.log" || return 1
     pass "$name ($alpn): $MB MB in $((SECONDS - t0)) s, hash verified, moved"
+}
+
+# A lost PATH_CHALLENGE or PATH_RESPONSE is retried a new path's PTO later (kInitialRtt:
+# about 1 s, RFC 9000 §8.2.1), longer than the rest of a loopback transfer: the file then
+# arrives whole without the move. Seen about once in ten runs; one more attempt, said aloud.
+run() {
+    try_run "$@" && return 0
+    echo "note: $1 ($2): the transfer ended before the probe was answered; once more" >&2
+    grep "^\[" "$WORK/client.log" >&2
+    try_run "$@" || fail "$1 ($2): no move, twice"
 }
 
 half=$((MB / 2))M

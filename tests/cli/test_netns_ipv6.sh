@@ -25,7 +25,7 @@ want=$(sha256sum <"$WORK/root/big" | cut -d' ' -f1)
 start_server --listen "[fd00:5::1]:0" --root "$WORK/root"
 grep -q "listening on \[fd00:5::1\]:" "$WORK/server.log" || fail "server not on fd00:5::1"
 
-run() {
+try_run() {
     local name=$1
     shift
     rm -rf "$WORK/out"
@@ -33,8 +33,16 @@ run() {
         "$@" "https://[fd00:5::1]:$SERVER_PORT/big" >"$WORK/client.out" 2>"$WORK/client.log" ||
         { cat "$WORK/client.log" >&2; fail "$name: client failed"; }
     [[ $(sha256sum <"$WORK/out/big" | cut -d' ' -f1) == "$want" ]] || fail "$name: hash mismatch"
-    grep -q "now carries the connection" "$WORK/client.log" || fail "$name: no move"
+    grep -q "now carries the connection" "$WORK/client.log" || return 1
     pass "$name: $MB MB over IPv6, hash verified, moved"
+}
+
+# As in test_loopback_transfer.sh: a lost probe is retried after a new path's PTO (about 1 s),
+# later than the end of the transfer; one more attempt, said aloud.
+run() {
+    try_run "$@" && return 0
+    echo "note: $1: the transfer ended before the probe was answered; once more" >&2
+    try_run "$@" || fail "$1: no move, twice"
 }
 
 run "IPv6 port change" --rebind-port-after $((MB / 2))M
