@@ -690,8 +690,6 @@ int app_client_start(app_client **out, const app_client_opts *o, rq_io_loop *loo
     if (check_output_dir(c) != 0 || make_config(c) != 0)
         return -1;
     const app_url *u = &o->urls[0];
-    char port[8];
-    snprintf(port, sizeof port, "%u", u->port);
     if (app_parse_addr(u->host, o->prefer_family, false, &c->server) != 0) {
         app_client_free(c);
         return -1;

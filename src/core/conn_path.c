@@ -641,15 +641,16 @@ void rq_conn_follow_preferred_address(rq_conn *c, rq_time now)
 int rq_conn_path_info(const rq_conn *c, uint32_t path_id, rq_path_addr *addr, rq_time *smoothed_rtt,
                       bool *validated)
 {
-    if (!c || path_id >= RQ_MAX_PATHS || !c->paths[path_id].in_use)
-        return RQ_ERR_INVALID_ARG;
-    const rq_path *p = &c->paths[path_id];
+    rq_path_stats st;
+    int rc = rq_conn_path_stats(c, path_id, &st);
+    if (rc)
+        return rc;
     if (addr)
-        *addr = p->addr;
+        *addr = st.addr;
     if (smoothed_rtt)
-        *smoothed_rtt = p->rtt.smoothed_rtt;
+        *smoothed_rtt = st.smoothed_rtt;
     if (validated)
-        *validated = p->validated;
+        *validated = st.validated;
     return 0;
 }
 
